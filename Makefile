@@ -1,0 +1,38 @@
+# Set-up happens on demand: `make test` and `make demo` create .venv and install the package.
+# TORCH pins the CPU wheel that lies on this project's machines; users with a GPU may set
+# TORCH="torch" (or any CUDA build) — the package itself only asks for torch>=2.2.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+.PHONY: setup test lint format demo bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: setup
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+test: lint
+	$(BIN)/pytest -q
+
+# Until the training demo exists, the main job is the benchmark on a small batch.
+demo: setup
+	$(BIN)/mol bench --batch 2 --repeats 3
+
+bench: setup
+	$(BIN)/mol bench --batch 4
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache

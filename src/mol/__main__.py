@@ -1,0 +1,5 @@
+import sys
+
+from mol.cli import main
+
+sys.exit(main())

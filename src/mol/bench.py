@@ -1,0 +1,201 @@
+"""`mol bench`: time a full training step and an eval forward of the MOL network."""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+
+from mol.model.mol import CLIP_FRAMES, FRAME_SIZE, MOL
+from mol.train.losses import joint_loss
+
+DTYPES = ("float32", "bfloat16", "float16", "float64")
+
+
+@dataclass
+class PhaseTiming:
+    """Median and spread of repeated runs of one phase, with its peak memory."""
+
+    ms_median: float
+    ms_min: float
+    ms_max: float
+    clips_per_s: float
+    peak_memory_mib: float
+    memory_kind: str
+
+
+@dataclass
+class BenchReport:
+    batch: int
+    device: str
+    device_name: str
+    dtype: str
+    repeats: int
+    warmup: int
+    threads: int
+    train_step: PhaseTiming
+    eval_forward: PhaseTiming
+    parameters: int
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak_rss_mib() -> float:
+    # ru_maxrss is KiB on Linux: the process's peak resident set so far
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _time_phase(fn: Callable[[], None], device: torch.device, batch: int, repeats: int, warmup: int) -> PhaseTiming:
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append((time.perf_counter() - start) * 1000)
+    if device.type == "cuda":
+        peak, kind = torch.cuda.max_memory_allocated(device) / 2**20, "cuda max_memory_allocated"
+    else:
+        peak, kind = _peak_rss_mib(), "process peak RSS (includes earlier phases)"
+    median = statistics.median(times)
+    return PhaseTiming(
+        ms_median=median,
+        ms_min=min(times),
+        ms_max=max(times),
+        clips_per_s=batch * 1000 / median,
+        peak_memory_mib=peak,
+        memory_kind=kind,
+    )
+
+
+def synthetic_batch(batch: int, num_classes: int, device: torch.device, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random inputs and targets of the right shapes (landmarks keep a sane eye distance)."""
+    g = torch.Generator().manual_seed(seed)
+    pairs = CLIP_FRAMES - 1
+    landmarks = 20 + 88 * torch.rand(batch, 136, pairs, generator=g)
+    return {
+        "clip": torch.randn(batch, 1, CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, generator=g).to(device),
+        "label": torch.randint(0, num_classes, (batch,), generator=g).to(device),
+        "flow": torch.randn(batch, 2, FRAME_SIZE, FRAME_SIZE, pairs, generator=g).to(device),
+        "landmarks": landmarks.to(device),
+    }
+
+
+def run_bench(
+    batch: int = 4,
+    device: str = "cpu",
+    dtype: str = "float32",
+    repeats: int = 5,
+    warmup: int = 2,
+    num_classes: int = 5,
+    progress: Callable[[str], None] | None = None,
+) -> BenchReport:
+    """Time the eval forward, then the training step (forward, joint loss, backward, AdamW)."""
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    if batch < 1 or repeats < 1 or warmup < 0:
+        raise ValueError("batch and repeats must be ≥ 1, warmup ≥ 0")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("CUDA was asked for but torch.cuda.is_available() is False")
+    torch.manual_seed(0)
+    model = MOL(num_classes=num_classes).to(dev)
+    if dtype == "float64":
+        model = model.double()
+    data = synthetic_batch(batch, num_classes, dev)
+    if dtype == "float64":
+        data = {k: (v.double() if v.is_floating_point() else v) for k, v in data.items()}
+    autocast_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(dtype)
+
+    def autocast():
+        if autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=dev.type, dtype=autocast_dtype)
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-3)
+    scaler = torch.amp.GradScaler(dev.type, enabled=dtype == "float16")
+
+    def eval_forward() -> None:
+        with torch.inference_mode(), autocast():
+            model(data["clip"])
+
+    def train_step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast():
+            out = model(data["clip"])
+        loss = joint_loss(out, data["label"], data["flow"], data["landmarks"]).total
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+    say = progress or (lambda _msg: None)
+    say(f"eval forward: {warmup} warm-up + {repeats} timed runs at batch {batch} on {dev} ({dtype})")
+    model.eval()
+    eval_timing = _time_phase(eval_forward, dev, batch, repeats, warmup)
+    say(f"training step: {warmup} warm-up + {repeats} timed runs")
+    model.train()
+    train_timing = _time_phase(train_step, dev, batch, repeats, warmup)
+    return BenchReport(
+        batch=batch,
+        device=str(dev),
+        device_name=_device_name(dev),
+        dtype=dtype,
+        repeats=repeats,
+        warmup=warmup,
+        threads=torch.get_num_threads(),
+        train_step=train_timing,
+        eval_forward=eval_timing,
+        parameters=sum(p.numel() for p in model.parameters()),
+        versions={
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "cuda": str(torch.version.cuda),
+            "platform": platform.platform(),
+        },
+    )
+
+
+def format_report(report: BenchReport) -> str:
+    rows = [
+        f"MOL bench: batch {report.batch}, {report.dtype}, {report.device} ({report.device_name}), "
+        f"{report.threads} threads, {report.parameters / 1e6:.1f} M parameters",
+        f"{'phase':<15}{'ms median':>12}{'min':>10}{'max':>10}{'clips/s':>10}{'peak MiB':>11}",
+    ]
+    for name, t in (("training step", report.train_step), ("eval forward", report.eval_forward)):
+        rows.append(
+            f"{name:<15}{t.ms_median:>12.1f}{t.ms_min:>10.1f}{t.ms_max:>10.1f}{t.clips_per_s:>10.2f}"
+            f"{t.peak_memory_mib:>11.0f}"
+        )
+    rows.append(f"peak memory: {report.train_step.memory_kind}")
+    rows.append("versions: " + ", ".join(f"{k} {v}" for k, v in report.versions.items()))
+    return "\n".join(rows)

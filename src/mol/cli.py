@@ -1,0 +1,94 @@
+"""The `mol` command line. Every sub-command prints a one-line error (exit 2) on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from mol.bench import format_report, run_bench
+
+    def progress(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
+
+    report = run_bench(
+        batch=args.batch,
+        device=args.device,
+        dtype=args.dtype,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        num_classes=args.classes,
+        progress=progress,
+    )
+    print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
+    return 0
+
+
+def _cmd_import_official(args: argparse.Namespace) -> int:
+    from mol.model.checkpoint import save_checkpoint
+    from mol.model.official import from_official
+
+    model = from_official(args.input, num_classes=args.classes)
+    out = save_checkpoint(model, args.output, extra={"source": "official", "source_file": Path(args.input).name})
+    n = sum(p.numel() for p in model.parameters())
+    print(f"imported {args.input} ({model.num_classes} classes, {n / 1e6:.1f} M parameters) → {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mol import __version__
+    from mol.bench import DTYPES
+
+    parser = argparse.ArgumentParser(
+        prog="mol", description="MOL: micro-expression recognition with optical flow and landmarks."
+    )
+    parser.add_argument("--version", action="version", version=f"mol {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "bench",
+        help="time a training step and an eval forward on random clips",
+        description="Time a full training step (forward, joint loss, backward, AdamW) and an eval "
+        "forward after warm-up; report the median, clips/s and peak memory.",
+    )
+    p.add_argument("--batch", type=int, default=4, help="clips per batch (default 4)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default cpu)")
+    p.add_argument("--dtype", choices=DTYPES, default="float32", help="precision; bf16/fp16 use autocast")
+    p.add_argument("--repeats", type=int, default=5, help="timed runs per phase (default 5)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
+    p.add_argument("--classes", type=int, default=5, help="number of MER classes (default 5)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser(
+        "import-official",
+        help="convert a reference MOL .pth checkpoint to a mol safetensors checkpoint",
+        description="Read a state dict saved by the reference implementation (weights_only, no "
+        "arbitrary unpickling), check every key and shape, and write a safetensors checkpoint "
+        "that stores the model configuration too.",
+    )
+    p.add_argument("input", help="reference checkpoint (.pth)")
+    p.add_argument("output", help="output checkpoint (.safetensors)")
+    p.add_argument("--classes", type=int, default=None, help="expected number of classes (checked)")
+    p.set_defaults(func=_cmd_import_official)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from mol.model.official import CheckpointError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (CheckpointError, ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"mol {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

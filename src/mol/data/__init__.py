@@ -1,0 +1,1 @@
+"""Data: dataset readers, face alignment, flow, cache, clips and synthetic data."""

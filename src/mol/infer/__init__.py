@@ -1,0 +1,1 @@
+"""Inference: prediction on videos, visualisation and reports."""

@@ -1,0 +1,85 @@
+"""Our own checkpoints: safetensors weights with the model configuration in the metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from mol.model.mol import MOL, MOLConfig
+from mol.model.official import CheckpointError
+
+FORMAT_NAME = "mol-checkpoint"
+FORMAT_VERSION = "1"
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` then move the file into place, so a killed job leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(model: MOL, path: str | Path, extra: dict[str, str] | None = None) -> Path:
+    """Write ``model`` to a safetensors file that alone rebuilds it (see :func:`load_checkpoint`)."""
+    path = Path(path)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    metadata = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "config": json.dumps(model.config.to_dict())}
+    metadata.update(extra or {})
+    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
+    return path
+
+
+def read_checkpoint_metadata(path: str | Path) -> dict[str, str]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        hint = " (a reference .pth? convert it with `mol import-official`)" if path.suffix in (".pth", ".pt") else ""
+        raise CheckpointError(f"{path}: not a readable safetensors file{hint}: {exc}") from exc
+    if metadata.get("format") != FORMAT_NAME or "config" not in metadata:
+        raise CheckpointError(
+            f"{path}: a safetensors file without MOL metadata; if it holds reference weights, "
+            "convert them with `mol import-official`"
+        )
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint format version {metadata.get('format_version')!r}, this mol reads {FORMAT_VERSION!r}"
+        )
+    return metadata
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> MOL:
+    """Rebuild the MOL network stored by :func:`save_checkpoint`."""
+    metadata = read_checkpoint_metadata(path)
+    try:
+        config = MOLConfig.from_dict(json.loads(metadata["config"]))
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{path}: invalid model configuration in checkpoint: {exc}") from exc
+    model = MOL.from_config(config)
+    state = load_file(str(path), device="cpu")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    mismatched = [k for k, v in state.items() if k in expected and v.shape != expected[k].shape]
+    if missing or unexpected or mismatched:
+        raise CheckpointError(
+            f"{path}: weights do not match the stored configuration "
+            f"(missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shapes {mismatched[:5]})"
+        )
+    model.load_state_dict(state, strict=True)
+    return model.to(device)

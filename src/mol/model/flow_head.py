@@ -1,0 +1,136 @@
+"""Optical-flow head in the FlowNetC style, fed with the F5C features (SPEC 1.3)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mol.model.correlation import correlation
+from mol.model.tap_conv import FlowPredictor
+
+MAX_DISPLACEMENT = 20
+DISPLACEMENT_STRIDE = 2
+CORRELATION_CHANNELS = (2 * MAX_DISPLACEMENT // DISPLACEMENT_STRIDE + 1) ** 2  # 441
+
+
+class ConvBlock(nn.Sequential):
+    """Conv2d (no bias, 'same'-style padding (k-1)//2) → BatchNorm → LeakyReLU(0.1)."""
+
+    def __init__(self, cin: int, cout: int, kernel_size: int = 3, stride: int = 1) -> None:
+        super().__init__(
+            nn.Conv2d(cin, cout, kernel_size, stride=stride, padding=(kernel_size - 1) // 2, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.LeakyReLU(0.1),
+        )
+
+
+class DeconvBlock(nn.Sequential):
+    """ConvTranspose2d(4, stride 2, padding 1, no bias) → LeakyReLU(0.1): doubles H and W."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__(nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False), nn.LeakyReLU(0.1))
+
+
+def _predict_flow(cin: int) -> nn.Conv2d:
+    return FlowPredictor(cin, 2)  # Conv2d(cin, 2, 3, 1, 1, no bias), fast on the CPU
+
+
+def _upsample_flow() -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(2, 2, 4, stride=2, padding=1, bias=False)
+
+
+class FlowHead(nn.Module):
+    """Dense flow between consecutive frames of a clip.
+
+    Every frame goes through the encoder once; all T-1 pairs are decoded as one batch.
+    Input frames (B, T, 1, 128, 128) and F5C features gA, gB (B, T-1, 128, 16, 16);
+    output flow (B, T-1, 2, 128, 128), channel 0 horizontal (x), 1 vertical (y).
+    """
+
+    def __init__(self, feature_dim: int = 128) -> None:
+        super().__init__()
+        self.conv1 = ConvBlock(1, 64, kernel_size=6, stride=2)  # 64×64
+        self.conv2 = ConvBlock(64, 128, kernel_size=4, stride=2)  # 32×32
+        self.conv3 = ConvBlock(128, 256, kernel_size=2, stride=2)  # 16×16
+        self.conv_redir = ConvBlock(256, 32, kernel_size=1)
+        self.conv3_1 = ConvBlock(32 + CORRELATION_CHANNELS + 2 * feature_dim, 256)
+        self.conv4 = ConvBlock(256, 512, stride=2)
+        self.conv4_1 = ConvBlock(512, 512)
+        self.conv5 = ConvBlock(512, 512, stride=2)
+        self.conv5_1 = ConvBlock(512, 512)
+        self.conv6 = ConvBlock(512, 1024, stride=2)
+        self.conv6_1 = ConvBlock(1024, 1024)
+
+        self.deconv5 = DeconvBlock(1024, 512)
+        self.deconv4 = DeconvBlock(1026, 256)
+        self.deconv3 = DeconvBlock(770, 128)
+        self.deconv2 = DeconvBlock(386, 128)
+        self.deconv1 = DeconvBlock(258, 64)
+        self.deconv0 = DeconvBlock(130, 32)
+
+        self.predict_flow6 = _predict_flow(1024)
+        self.predict_flow5 = _predict_flow(1026)
+        self.predict_flow4 = _predict_flow(770)
+        self.predict_flow3 = _predict_flow(386)
+        self.predict_flow2 = _predict_flow(258)
+        self.predict_flow1 = _predict_flow(130)
+        self.predict_flow0 = _predict_flow(35)
+
+        self.upsampled_flow6_to_5 = _upsample_flow()
+        self.upsampled_flow5_to_4 = _upsample_flow()
+        self.upsampled_flow4_to_3 = _upsample_flow()
+        self.upsampled_flow3_to_2 = _upsample_flow()
+        self.upsampled_flow2_to_1 = _upsample_flow()
+        self.upsampled_flow1_to_0 = _upsample_flow()
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The reference initialisation: Kaiming normal (a = 0.1) for every (de)conv, BN at 1/0."""
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                nn.init.kaiming_normal_(m.weight, a=0.1)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+    def forward(self, frames: torch.Tensor, feat_a: torch.Tensor, feat_b: torch.Tensor) -> torch.Tensor:
+        b, t = frames.shape[:2]
+        pairs = t - 1
+        flat = frames.flatten(0, 1)  # (B·T, 1, H, W)
+        e1 = self.conv1(flat)
+        e2 = self.conv2(e1)
+        e3 = self.conv3(e2)
+
+        def first(x: torch.Tensor) -> torch.Tensor:  # frames 0..T-2 of every clip, as (B·(T-1), ...)
+            return x.unflatten(0, (b, t))[:, :-1].flatten(0, 1)
+
+        def second(x: torch.Tensor) -> torch.Tensor:  # frames 1..T-1
+            return x.unflatten(0, (b, t))[:, 1:].flatten(0, 1)
+
+        x_a, e1a, e2a, e3a, e3b = first(flat), first(e1), first(e2), first(e3), second(e3)
+        corr = correlation(e3a, e3b, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE) / e3a.shape[1]
+        corr = F.leaky_relu(corr, 0.1)
+        h = torch.cat((self.conv_redir(e3a), corr, feat_a.flatten(0, 1), feat_b.flatten(0, 1)), dim=1)
+
+        c3 = self.conv3_1(h)
+        c4 = self.conv4_1(self.conv4(c3))
+        c5 = self.conv5_1(self.conv5(c4))
+        c6 = self.conv6_1(self.conv6(c5))
+
+        flow6 = self.predict_flow6(c6)
+        cat5 = torch.cat((c5, self.deconv5(c6), self.upsampled_flow6_to_5(flow6)), 1)
+        flow5 = self.predict_flow5(cat5)
+        cat4 = torch.cat((c4, self.deconv4(cat5), self.upsampled_flow5_to_4(flow5)), 1)
+        flow4 = self.predict_flow4(cat4)
+        cat3 = torch.cat((c3, self.deconv3(cat4), self.upsampled_flow4_to_3(flow4)), 1)
+        flow3 = self.predict_flow3(cat3)
+        cat2 = torch.cat((e2a, self.deconv2(cat3), self.upsampled_flow3_to_2(flow3)), 1)
+        flow2 = self.predict_flow2(cat2)
+        cat1 = torch.cat((e1a, self.deconv1(cat2), self.upsampled_flow2_to_1(flow2)), 1)
+        flow1 = self.predict_flow1(cat1)
+        cat0 = torch.cat((x_a, self.deconv0(cat1), self.upsampled_flow1_to_0(flow1)), 1)
+        flow0 = self.predict_flow0(cat0)
+        return flow0.unflatten(0, (b, pairs))

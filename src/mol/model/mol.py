@@ -1,0 +1,119 @@
+"""The joint MOL network: micro-expression class, optical flow and landmarks (SPEC 1)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from mol.model.ccc import NEIGHBOR_MODES, NeighborMode
+from mol.model.conv_stack import ConvStack
+from mol.model.f5c import F5C
+from mol.model.flow_head import FlowHead
+from mol.model.landmark_head import LandmarkHead
+from mol.model.mer_head import MERHead
+
+CLIP_FRAMES = 8
+FRAME_SIZE = 128
+NUM_LANDMARKS = 68
+
+
+@dataclass(frozen=True)
+class MOLConfig:
+    """Everything needed to rebuild a MOL network (stored with every checkpoint)."""
+
+    num_classes: int = 5
+    k: int = 4
+    ccc_neighbors: NeighborMode = "positions"
+
+    def __post_init__(self) -> None:
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be ≥ 2, got {self.num_classes}")
+        if self.ccc_neighbors not in NEIGHBOR_MODES:
+            raise ValueError(f"ccc_neighbors must be one of {NEIGHBOR_MODES}, got {self.ccc_neighbors!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MOLConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown MOL config fields {sorted(unknown)}")
+        return cls(**data)
+
+
+class MOLOutput(NamedTuple):
+    """mer_logits (B, C); flow (B, 2, 128, 128, 7) with channel 0 = x; landmarks (B, 136, 7)
+    as (x0, y0, x1, y1, ...) in input pixels, predicted for frames 1..7."""
+
+    mer_logits: torch.Tensor
+    flow: torch.Tensor
+    landmarks: torch.Tensor
+
+
+class MOL(nn.Module):
+    """MOL on a grayscale clip x (B, 1, 8, 128, 128).
+
+    F5C block A reads frames 0..6, block B frames 1..7; pair t uses (gA_t, gB_t).
+    Compared with the reference, each frame passes the conv stack and flow encoder once, and
+    the seven pairs are processed as one batch. In eval mode this changes nothing. In training
+    mode BatchNorm layers see one batch of B·7 pair features (F5C) or B·8 frames (flow
+    encoder) instead of seven (or 2 × 7) batches of B, so batch statistics are pooled over the
+    whole clip and running statistics take one momentum update per step instead of several.
+    """
+
+    def __init__(self, num_classes: int = 5, k: int = 4, ccc_neighbors: NeighborMode = "positions") -> None:
+        super().__init__()
+        self.config = MOLConfig(num_classes=num_classes, k=k, ccc_neighbors=ccc_neighbors)
+        self.conv_stack = ConvStack()
+        self.f5c_a = F5C(k=k, neighbors=ccc_neighbors)
+        self.f5c_b = F5C(k=k, neighbors=ccc_neighbors)
+        self.flow_head = FlowHead()
+        self.mer_head = MERHead(num_classes)
+        self.landmark_head = LandmarkHead()
+
+    @classmethod
+    def from_config(cls, config: MOLConfig) -> MOL:
+        return cls(**config.to_dict())
+
+    @classmethod
+    def from_official(cls, source, num_classes: int | None = None) -> MOL:
+        """Build from the reference implementation's weights (path or state dict); see
+        :func:`mol.model.official.from_official`."""
+        from mol.model.official import from_official  # official.py imports this module
+
+        return from_official(source, num_classes=num_classes)
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    @staticmethod
+    def check_input(x: torch.Tensor) -> None:
+        expected = (1, CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE)
+        if x.dim() != 5 or tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"MOL expects a clip of shape (B, 1, {CLIP_FRAMES}, {FRAME_SIZE}, {FRAME_SIZE}) "
+                f"(batch, grayscale channel, frames, height, width), got {tuple(x.shape)}"
+            )
+        if not x.is_floating_point():
+            raise TypeError(f"MOL expects a floating-point clip, got {x.dtype}")
+
+    def forward(self, x: torch.Tensor) -> MOLOutput:
+        self.check_input(x)
+        b, _, t = x.shape[:3]
+        frames = x.transpose(1, 2)  # (B, T, 1, H, W)
+        r = self.conv_stack(frames.flatten(0, 1)).unflatten(0, (b, t))  # (B, T, 128, 16, 16)
+        g_a = self.f5c_a(r[:, :-1].flatten(0, 1)).unflatten(0, (b, t - 1))  # frames 0..6
+        g_b = self.f5c_b(r[:, 1:].flatten(0, 1)).unflatten(0, (b, t - 1))  # frames 1..7
+
+        # gA_0, gB_0, gA_1, gB_1, ... on the last axis: (B, 128, 16, 16, 14)
+        interleaved = torch.stack((g_a, g_b), dim=2).flatten(1, 2).permute(0, 2, 3, 4, 1)
+        mer_logits = self.mer_head(interleaved)
+        landmarks = self.landmark_head(g_b.flatten(0, 1)).unflatten(0, (b, t - 1)).permute(0, 2, 1)
+        flow = self.flow_head(frames, g_a, g_b).permute(0, 2, 3, 4, 1)
+        return MOLOutput(mer_logits=mer_logits, flow=flow, landmarks=landmarks)

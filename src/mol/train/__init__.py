@@ -1,0 +1,1 @@
+"""Training: losses, metrics, protocols and the trainer."""

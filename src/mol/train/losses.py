@@ -1,0 +1,78 @@
+"""The joint training objective of the reference (SPEC 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+from mol.model.mol import MOLOutput
+
+LEFT_EYE = slice(36, 42)  # 0-based indices of the 68-point scheme
+RIGHT_EYE = slice(42, 48)
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """L = mer · CE + flow · L_flow + landmark · L_ldm (reference: 1, 10, 0.1).
+
+    A zero weight skips that term entirely (used by the ablations).
+    """
+
+    mer: float = 1.0
+    flow: float = 10.0
+    landmark: float = 0.1
+
+
+class LossTerms(NamedTuple):
+    total: torch.Tensor
+    mer: torch.Tensor
+    flow: torch.Tensor
+    landmark: torch.Tensor
+
+
+def inter_ocular_distance(landmarks: torch.Tensor) -> torch.Tensor:
+    """Distance between the eye centres. landmarks (B, 136, T) as (x0, y0, ...) → (B, T)."""
+    points = landmarks.unflatten(1, (68, 2))  # (B, 68, 2, T)
+    left = points[:, LEFT_EYE].mean(dim=1)
+    right = points[:, RIGHT_EYE].mean(dim=1)
+    return (left - right).norm(dim=1)
+
+
+def flow_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over all elements of (B, 2, H, W, P) flows, divided by the P pairs."""
+    return F.mse_loss(pred, target) / pred.shape[-1]
+
+
+def landmark_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Σ_{b,t} ‖pred - gt‖₁ / IOD(gt), divided by B·68. pred, target (B, 136, T)."""
+    l1 = (pred - target).abs().sum(dim=1)  # (B, T)
+    return (l1 / inter_ocular_distance(target)).sum() / (pred.shape[0] * 68)
+
+
+def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+
+
+def joint_loss(
+    output: MOLOutput,
+    labels: torch.Tensor,
+    flow: torch.Tensor,
+    landmarks: torch.Tensor,
+    weights: LossWeights = LossWeights(),
+) -> LossTerms:
+    """The weighted sum and its three (unweighted) parts, as tensors (no host synchronisation).
+
+    Losses are computed in at least float32, also under autocast.
+    """
+    logits = _at_least_float32(output.mer_logits)
+    zero = logits.new_zeros(())
+    mer = F.cross_entropy(logits, labels) if weights.mer else zero
+    pred_flow = _at_least_float32(output.flow)
+    fl = flow_loss(pred_flow, flow.to(pred_flow.dtype)) if weights.flow else zero
+    pred_ldm = _at_least_float32(output.landmarks)
+    ldm = landmark_loss(pred_ldm, landmarks.to(pred_ldm.dtype)) if weights.landmark else zero
+    total = weights.mer * mer + weights.flow * fl + weights.landmark * ldm
+    return LossTerms(total=total, mer=mer.detach(), flow=fl.detach(), landmark=ldm.detach())

@@ -1,0 +1,125 @@
+"""The joint network: shapes, dtypes, variants, gradients, learning, bad inputs."""
+
+import itertools
+
+import pytest
+import torch
+
+from mol.model import MOL, MOLOutput
+from mol.train.losses import joint_loss
+
+
+def small_batch(batch=2, classes=5, dtype=torch.float32):
+    g = torch.Generator().manual_seed(3)
+    return (
+        torch.randn(batch, 1, 8, 128, 128, generator=g, dtype=dtype),
+        torch.randint(0, classes, (batch,), generator=g),
+        torch.randn(batch, 2, 128, 128, 7, generator=g, dtype=dtype),
+        (30 + 60 * torch.rand(batch, 136, 7, generator=g)).to(dtype),
+    )
+
+
+@pytest.mark.parametrize(("batch", "classes", "k", "neighbors"), [(1, 3, 4, "positions"), (3, 5, 2, "channels")])
+def test_output_shapes(batch, classes, k, neighbors):
+    model = MOL(num_classes=classes, k=k, ccc_neighbors=neighbors).eval()
+    with torch.no_grad():
+        out = model(torch.randn(batch, 1, 8, 128, 128))
+    assert isinstance(out, MOLOutput)
+    assert out.mer_logits.shape == (batch, classes)
+    assert out.flow.shape == (batch, 2, 128, 128, 7)
+    assert out.landmarks.shape == (batch, 136, 7)
+    assert all(torch.isfinite(t).all() for t in out)
+
+
+def test_batch_elements_are_independent_in_eval():
+    model = MOL().eval()
+    x = torch.randn(3, 1, 8, 128, 128)
+    with torch.no_grad():
+        together = model(x)
+        alone = model(x[1:2])
+    for a, b in zip(together, alone, strict=True):
+        torch.testing.assert_close(a[1:2], b, rtol=1e-4, atol=1e-4)
+
+
+def test_pair_order_matters_for_flow():
+    """Pair t of the flow output belongs to frames (t, t+1): reversing time changes it."""
+    model = MOL().eval()
+    x = torch.randn(1, 1, 8, 128, 128)
+    with torch.no_grad():
+        fwd = model(x).flow
+        perturbed = x.clone()
+        perturbed[:, :, 7] += 1.0  # only the last frame changes: pairs 0..5 unaffected
+        out = model(perturbed).flow
+    torch.testing.assert_close(out[..., :6], fwd[..., :6])
+    assert not torch.allclose(out[..., 6], fwd[..., 6])
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(2, 8, 128, 128), (2, 1, 7, 128, 128), (2, 1, 8, 112, 112), (2, 3, 8, 128, 128)],
+)
+def test_rejects_wrong_input_shape(shape):
+    with pytest.raises(ValueError, match=r"\(B, 1, 8, 128, 128\)"):
+        MOL()(torch.randn(*shape))
+
+
+def test_rejects_integer_input():
+    with pytest.raises(TypeError, match="floating"):
+        MOL()(torch.zeros(1, 1, 8, 128, 128, dtype=torch.uint8))
+
+
+def test_every_parameter_receives_a_gradient():
+    model = MOL().train()
+    clip, labels, flow, landmarks = small_batch()
+    joint_loss(model(clip), labels, flow, landmarks).total.backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()]
+    zero = [n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() == 0]
+    assert not missing and not zero, (missing, zero)
+
+
+def test_a_few_adamw_steps_drive_the_joint_loss_down():
+    torch.manual_seed(0)
+    model = MOL(num_classes=3)
+    for m in model.modules():  # dropout would make single-batch losses noisy
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+    clip, labels, flow, landmarks = small_batch(classes=3)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-3)
+    losses = []
+    for _ in range(6):
+        opt.zero_grad()
+        loss = joint_loss(model(clip), labels, flow, landmarks).total
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert all(b < a for a, b in itertools.pairwise(losses)), losses
+    assert losses[-1] < 0.95 * losses[0], losses
+
+
+def test_bfloat16_autocast_forward_and_backward():
+    model = MOL().train()
+    clip, labels, flow, landmarks = small_batch(batch=1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(clip)
+    loss = joint_loss(out, labels, flow, landmarks).total
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    loss.backward()
+    assert model.f5c_a.ccc.diff_weight.grad is not None
+
+
+def test_float64_model_runs_end_to_end():
+    model = MOL().double().eval()
+    with torch.no_grad():
+        out = model(torch.randn(1, 1, 8, 128, 128, dtype=torch.float64))
+    assert out.flow.dtype == torch.float64
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    model = MOL().eval()
+    x = torch.randn(2, 1, 8, 128, 128)
+    with torch.no_grad():
+        cpu = model(x)
+        gpu = model.cuda()(x.cuda())
+    for a, b in zip(cpu, gpu, strict=True):
+        torch.testing.assert_close(b.cpu(), a, rtol=1e-3, atol=1e-3)

@@ -1,0 +1,68 @@
+"""The `mol` command line, run in-process and as a real console script."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from mol.cli import main
+from mol.model import load_checkpoint
+
+from parity import official_state_dict
+
+
+def test_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("bench", "import-official"):
+        assert command in text
+
+
+def test_import_official_converts_a_reference_checkpoint(tmp_path, capsys):
+    src, dst = tmp_path / "ref.pth", tmp_path / "mol.safetensors"
+    torch.save(official_state_dict(3), src)
+    assert main(["import-official", str(src), str(dst), "--classes", "3"]) == 0
+    assert "3 classes" in capsys.readouterr().out
+    model = load_checkpoint(dst)
+    assert model.num_classes == 3
+    torch.testing.assert_close(model.mer_head.fc2.weight, official_state_dict(3)["mer_3dcnn.fc2.weight"])
+
+
+def test_import_official_errors_are_one_line(tmp_path, capsys):
+    src = tmp_path / "corrupt.pth"
+    src.write_bytes(b"garbage")
+    assert main(["import-official", str(src), str(tmp_path / "out.safetensors")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mol import-official: error:") and "corrupt.pth" in err and "\n" not in err
+    assert not (tmp_path / "out.safetensors").exists()
+
+
+def test_bench_json_report(capsys):
+    assert main(["bench", "--batch", "1", "--repeats", "1", "--warmup", "0", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["batch"] == 1 and report["dtype"] == "float32"
+    for phase in ("train_step", "eval_forward"):
+        assert report[phase]["ms_median"] > 0 and report[phase]["peak_memory_mib"] > 0
+    assert report["parameters"] == sum(p.numel() for p in __import__("mol").MOL().parameters())
+    assert report["versions"]["torch"] == torch.__version__
+
+
+def test_bench_rejects_bad_arguments(capsys):
+    assert main(["bench", "--batch", "0"]) == 2
+    assert "batch" in capsys.readouterr().err
+
+
+MOL_SCRIPT = Path(sys.executable).parent / "mol"
+
+
+@pytest.mark.skipif(not MOL_SCRIPT.exists(), reason="console script not installed next to this interpreter")
+def test_console_script_runs():
+    result = subprocess.run([str(MOL_SCRIPT), "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and "import-official" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "mol", "--version"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and result.stdout.startswith("mol ")

@@ -1,0 +1,50 @@
+"""The joint objective of SPEC 3 against literal per-sample computations."""
+
+import torch
+import torch.nn.functional as F
+
+from mol.model import MOLOutput
+from mol.train.losses import LossWeights, flow_loss, inter_ocular_distance, joint_loss, landmark_loss
+
+
+def random_landmarks(batch=3, frames=7):
+    return 20 + 80 * torch.rand(batch, 136, frames, dtype=torch.float64)
+
+
+def test_inter_ocular_distance_uses_eye_centres():
+    lm = torch.zeros(1, 136, 1, dtype=torch.float64)
+    pts = lm.view(1, 68, 2, 1)
+    pts[0, 36:42, 0, 0] = 10.0  # left eye centred at (10, 0)
+    pts[0, 42:48, 0, 0] = 40.0  # right eye centred at (40, 4)
+    pts[0, 42:48, 1, 0] = 4.0
+    torch.testing.assert_close(
+        inter_ocular_distance(lm), torch.tensor([[5.0 * (36 + 0.64) ** 0.5]], dtype=torch.float64)
+    )
+
+
+def test_landmark_loss_matches_per_frame_sum():
+    pred, gt = random_landmarks(), random_landmarks()
+    total = 0.0
+    for b in range(3):
+        for t in range(7):
+            p, g = pred[b, :, t].view(68, 2), gt[b, :, t].view(68, 2)
+            iod = (g[36:42].mean(0) - g[42:48].mean(0)).norm()
+            total += (p - g).abs().sum() / iod
+    torch.testing.assert_close(landmark_loss(pred, gt), total / (3 * 68))
+
+
+def test_flow_loss_is_mse_over_seven_pairs():
+    a, b = torch.randn(2, 2, 8, 8, 7), torch.randn(2, 2, 8, 8, 7)
+    torch.testing.assert_close(flow_loss(a, b), ((a - b) ** 2).mean() / 7)
+
+
+def test_joint_loss_weights_and_skipped_terms():
+    out = MOLOutput(torch.randn(3, 5), torch.randn(3, 2, 8, 8, 7), random_landmarks().float())
+    labels = torch.tensor([0, 4, 2])
+    flow, lm = torch.randn(3, 2, 8, 8, 7), random_landmarks().float()
+    terms = joint_loss(out, labels, flow, lm)
+    torch.testing.assert_close(terms.mer, F.cross_entropy(out.mer_logits, labels))
+    torch.testing.assert_close(terms.total, terms.mer + 10 * terms.flow + 0.1 * terms.landmark)
+    mer_only = joint_loss(out, labels, flow, lm, LossWeights(mer=1.0, flow=0.0, landmark=0.0))
+    torch.testing.assert_close(mer_only.total, terms.mer)
+    assert mer_only.flow == 0 and mer_only.landmark == 0
