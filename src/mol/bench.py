@@ -16,6 +16,7 @@ import torch
 
 from mol.model.mol import CLIP_FRAMES, FRAME_SIZE, MOL
 from mol.train.losses import joint_loss
+from mol.train.optim import make_optimizer
 
 DTYPES = ("float32", "bfloat16", "float16", "float64")
 
@@ -44,6 +45,7 @@ class BenchReport:
     train_step: PhaseTiming
     eval_forward: PhaseTiming
     parameters: int
+    saved_for_backward_mib: float
     versions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -97,6 +99,25 @@ def _time_phase(fn: Callable[[], None], device: torch.device, batch: int, repeat
     )
 
 
+def saved_for_backward_mib(forward: Callable[[], torch.Tensor]) -> float:
+    """MiB of distinct tensor storage that autograd keeps for the backward pass of ``forward``.
+
+    Device-independent: it is the activation memory a training step holds at its peak (beside
+    weights, gradients and optimizer state), so it can be compared across implementations
+    without a GPU.
+    """
+    storages: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        storages[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        forward()
+    return sum(storages.values()) / 2**20
+
+
 def synthetic_batch(batch: int, num_classes: int, device: torch.device, seed: int = 0) -> dict[str, torch.Tensor]:
     """Random inputs and targets of the right shapes (landmarks keep a sane eye distance)."""
     g = torch.Generator().manual_seed(seed)
@@ -141,7 +162,7 @@ def run_bench(
             return contextlib.nullcontext()
         return torch.autocast(device_type=dev.type, dtype=autocast_dtype)
 
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=1e-3)
+    optimizer = make_optimizer(model.parameters())
     scaler = torch.amp.GradScaler(dev.type, enabled=dtype == "float16")
 
     def eval_forward() -> None:
@@ -164,6 +185,13 @@ def run_bench(
     say(f"training step: {warmup} warm-up + {repeats} timed runs")
     model.train()
     train_timing = _time_phase(train_step, dev, batch, repeats, warmup)
+
+    def train_forward() -> torch.Tensor:
+        with autocast():
+            out = model(data["clip"])
+        return joint_loss(out, data["label"], data["flow"], data["landmarks"]).total
+
+    saved = saved_for_backward_mib(train_forward)
     return BenchReport(
         batch=batch,
         device=str(dev),
@@ -175,6 +203,7 @@ def run_bench(
         train_step=train_timing,
         eval_forward=eval_timing,
         parameters=sum(p.numel() for p in model.parameters()),
+        saved_for_backward_mib=saved,
         versions={
             "python": sys.version.split()[0],
             "torch": torch.__version__,
@@ -197,5 +226,6 @@ def format_report(report: BenchReport) -> str:
             f"{t.peak_memory_mib:>11.0f}"
         )
     rows.append(f"peak memory: {report.train_step.memory_kind}")
+    rows.append(f"tensors saved for backward in one training step: {report.saved_for_backward_mib:.0f} MiB")
     rows.append("versions: " + ", ".join(f"{k} {v}" for k, v in report.versions.items()))
     return "\n".join(rows)

@@ -28,11 +28,29 @@ def displacement_index(
     return torch.where(inside, ty * width + tx, torch.full_like(ty, height * width))
 
 
-def correlation(a: torch.Tensor, b: torch.Tensor, max_displacement: int = 20, stride: int = 2) -> torch.Tensor:
+def reachable_displacements(
+    height: int, width: int, max_displacement: int, stride: int, device: torch.device | None = None
+) -> torch.Tensor:
+    """Indices of the displacements that land inside the map for at least one position.
+
+    The others (|dy| ≥ H or |dx| ≥ W, e.g. ±16..20 on a 16×16 map) give all-zero channels.
+    """
+    index = displacement_index(height, width, max_displacement, stride, device)
+    return (index < height * width).any(dim=1).nonzero().squeeze(1)
+
+
+def correlation(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    max_displacement: int = 20,
+    stride: int = 2,
+    displacements: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Corr[d, y, x] = Σ_c a[c, y, x] · b[c, y + dy, x + dx], zero where p + d leaves the map.
 
     a, b (B, C, H, W) → (B, D, H, W), D = (2·max_displacement/stride + 1)², channel index
-    iy·(2·max/stride + 1) + ix with dy varying slowest. Not normalised.
+    iy·(2·max/stride + 1) + ix with dy varying slowest. Not normalised. ``displacements``
+    (optional indices into those D channels) computes only the selected channels.
     """
     if a.shape != b.shape or a.dim() != 4:
         raise ValueError(
@@ -42,5 +60,7 @@ def correlation(a: torch.Tensor, b: torch.Tensor, max_displacement: int = 20, st
     pairs = torch.bmm(a.flatten(2).transpose(1, 2), b.flatten(2))  # (B, N, N): [p, q] = <a_p, b_q>
     pairs = F.pad(pairs, (0, 1))  # column N holds the zero used outside the map
     index = displacement_index(h, w, max_displacement, stride, a.device)  # (D, N)
+    if displacements is not None:
+        index = index[displacements]
     gathered = torch.gather(pairs, 2, index.t().unsqueeze(0).expand(bsz, -1, -1))  # (B, N, D)
     return gathered.transpose(1, 2).reshape(bsz, -1, h, w)

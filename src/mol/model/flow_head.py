@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mol.model.correlation import correlation
+from mol.model.correlation import correlation, reachable_displacements
 from mol.model.tap_conv import FlowPredictor
 
 MAX_DISPLACEMENT = 20
@@ -21,7 +21,7 @@ class ConvBlock(nn.Sequential):
         super().__init__(
             nn.Conv2d(cin, cout, kernel_size, stride=stride, padding=(kernel_size - 1) // 2, bias=False),
             nn.BatchNorm2d(cout),
-            nn.LeakyReLU(0.1),
+            nn.LeakyReLU(0.1, inplace=True),  # in place: saves one activation map per layer
         )
 
 
@@ -29,7 +29,9 @@ class DeconvBlock(nn.Sequential):
     """ConvTranspose2d(4, stride 2, padding 1, no bias) → LeakyReLU(0.1): doubles H and W."""
 
     def __init__(self, cin: int, cout: int) -> None:
-        super().__init__(nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False), nn.LeakyReLU(0.1))
+        super().__init__(
+            nn.ConvTranspose2d(cin, cout, 4, stride=2, padding=1, bias=False), nn.LeakyReLU(0.1, inplace=True)
+        )
 
 
 def _predict_flow(cin: int) -> nn.Conv2d:
@@ -96,26 +98,38 @@ class FlowHead(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def forward(self, frames: torch.Tensor, feat_a: torch.Tensor, feat_b: torch.Tensor) -> torch.Tensor:
-        b, t = frames.shape[:2]
-        pairs = t - 1
-        flat = frames.flatten(0, 1)  # (B·T, 1, H, W)
-        e1 = self.conv1(flat)
-        e2 = self.conv2(e1)
-        e3 = self.conv3(e2)
+    def _conv3_1(self, h: torch.Tensor, reachable: torch.Tensor) -> torch.Tensor:
+        """conv3_1 on [redir 32, reachable correlation channels, gA 128, gB 128]."""
+        conv, norm, act = self.conv3_1
+        redir = self.conv_redir[0].out_channels
+        keep = torch.cat(
+            (
+                torch.arange(redir, device=h.device),
+                redir + reachable,
+                torch.arange(redir + CORRELATION_CHANNELS, conv.in_channels, device=h.device),
+            )
+        )
+        return act(norm(F.conv2d(h, conv.weight[:, keep], padding=conv.padding)))
 
-        def first(x: torch.Tensor) -> torch.Tensor:  # frames 0..T-2 of every clip, as (B·(T-1), ...)
-            return x.unflatten(0, (b, t))[:, :-1].flatten(0, 1)
-
-        def second(x: torch.Tensor) -> torch.Tensor:  # frames 1..T-1
-            return x.unflatten(0, (b, t))[:, 1:].flatten(0, 1)
-
-        x_a, e1a, e2a, e3a, e3b = first(flat), first(e1), first(e2), first(e3), second(e3)
-        corr = correlation(e3a, e3b, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE) / e3a.shape[1]
+    def _decode(
+        self,
+        x_a: torch.Tensor,
+        e1a: torch.Tensor,
+        e2a: torch.Tensor,
+        e3a: torch.Tensor,
+        e3b: torch.Tensor,
+        feat_a: torch.Tensor,
+        feat_b: torch.Tensor,
+    ) -> torch.Tensor:
+        """Correlation, refinement and the coarse-to-fine decoder for M pairs → flow (M, 2, H, W)."""
+        # Displacements that never land inside the map give correlation channels that are exactly
+        # zero; they and their conv3_1 weights are skipped (on 16×16: 225 of 441 channels remain).
+        reachable = reachable_displacements(*e3a.shape[-2:], MAX_DISPLACEMENT, DISPLACEMENT_STRIDE, e3a.device)
+        corr = correlation(e3a, e3b, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE, reachable) / e3a.shape[1]
         corr = F.leaky_relu(corr, 0.1)
-        h = torch.cat((self.conv_redir(e3a), corr, feat_a.flatten(0, 1), feat_b.flatten(0, 1)), dim=1)
+        h = torch.cat((self.conv_redir(e3a), corr, feat_a, feat_b), dim=1)
 
-        c3 = self.conv3_1(h)
+        c3 = self._conv3_1(h, reachable)
         c4 = self.conv4_1(self.conv4(c3))
         c5 = self.conv5_1(self.conv5(c4))
         c6 = self.conv6_1(self.conv6(c5))
@@ -133,4 +147,30 @@ class FlowHead(nn.Module):
         flow1 = self.predict_flow1(cat1)
         cat0 = torch.cat((x_a, self.deconv0(cat1), self.upsampled_flow1_to_0(flow1)), 1)
         flow0 = self.predict_flow0(cat0)
+        return flow0
+
+    def forward(self, frames: torch.Tensor, feat_a: torch.Tensor, feat_b: torch.Tensor) -> torch.Tensor:
+        b, t = frames.shape[:2]
+        pairs = t - 1
+        flat = frames.flatten(0, 1)  # (B·T, 1, H, W)
+        e1 = self.conv1(flat)
+        e2 = self.conv2(e1)
+        e3 = self.conv3(e2)
+
+        def first(x: torch.Tensor) -> torch.Tensor:  # frames 0..T-2 of every clip, as (B·(T-1), ...)
+            return x.unflatten(0, (b, t))[:, :-1].flatten(0, 1)
+
+        def second(x: torch.Tensor) -> torch.Tensor:  # frames 1..T-1
+            return x.unflatten(0, (b, t))[:, 1:].flatten(0, 1)
+
+        pair_inputs = (
+            first(flat),
+            first(e1),
+            first(e2),
+            first(e3),
+            second(e3),
+            feat_a.flatten(0, 1),
+            feat_b.flatten(0, 1),
+        )
+        flow0 = self._decode(*pair_inputs)
         return flow0.unflatten(0, (b, pairs))

@@ -55,7 +55,9 @@ class _ShiftedTapSum(torch.autograd.Function):
 def _tap_products(x: torch.Tensor, weight_rows: torch.Tensor, taps: int) -> torch.Tensor:
     """(B, Cin, H, W) and (taps·Cout, Cin) → (B, taps, Cout, H, W)."""
     b, _, h, w = x.shape
-    z = torch.matmul(weight_rows, x.flatten(2))
+    # bmm over an expanded (not copied) weight keeps x itself for backward; torch.matmul would
+    # fold the batch into one mm and save a transposed copy of x
+    z = torch.bmm(weight_rows.expand(b, -1, -1), x.flatten(2))
     return z.view(b, taps, -1, h, w)
 
 
