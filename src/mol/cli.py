@@ -39,6 +39,24 @@ def _cmd_import_official(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from mol.data.prepare import format_summary, prepare
+
+    report = prepare(
+        args.dataset,
+        Path(args.root),
+        Path(args.out),
+        sheet=Path(args.sheet) if args.sheet else None,
+        scheme=args.scheme,
+        align=args.align,
+        flow=args.flow,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    print(format_summary(report))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mol import __version__
     from mol.bench import DTYPES
@@ -75,6 +93,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", help="output checkpoint (.safetensors)")
     p.add_argument("--classes", type=int, default=None, help="expected number of classes (checked)")
     p.set_defaults(func=_cmd_import_official)
+
+    from mol.data.schemes import SCHEMES
+
+    p = sub.add_parser(
+        "prepare",
+        help="turn a raw dataset folder and its annotation sheet into an aligned, cached store",
+        description="Read a dataset as its owners ship it, detect and align the face in every frame, "
+        "compute ground-truth flow for every frame pair a clip uses, and write one HDF5 cache plus a "
+        "report (JSON and CSV) of every video stored or skipped. Rerunning resumes.",
+    )
+    p.add_argument("--dataset", required=True, choices=("casme2", "samm", "smic", "folder", "manifest"))
+    p.add_argument("--root", required=True, help="the dataset folder (for manifest: the CSV or its folder)")
+    p.add_argument("--out", required=True, help="the cache file to write, e.g. casme2.h5")
+    p.add_argument("--sheet", help="annotation sheet (default: found inside --root)")
+    p.add_argument("--scheme", choices=sorted(SCHEMES), help="class scheme (default: the dataset's own)")
+    p.add_argument("--align", choices=("per-frame", "onset"), default="per-frame", help="alignment (default per-frame)")
+    p.add_argument("--flow", choices=("tvl1", "dis", "farneback"), default="tvl1", help="flow method (default tvl1)")
+    p.add_argument("--workers", type=int, default=1, help="parallel processes over videos (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_prepare)
     return parser
 
 
@@ -86,6 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (CheckpointError, ValueError, FileNotFoundError, RuntimeError) as exc:
+        # DatasetError, CacheError and FrameError are ValueErrors with the file in their message
         print(f"mol {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

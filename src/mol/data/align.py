@@ -1,0 +1,144 @@
+"""Face detection, 68 landmarks and the reference's similarity alignment (SPEC 4).
+
+dlib's frontal face detector (one upsample, first face) and its standard 68-point shape
+predictor find the face; a similarity transform levels the eyes and scales a box around the
+eyes, nose tip and mouth corners to ALIGNED_SIZE px. The model file ships with the
+``face-recognition-models`` package; it is located without importing that package (whose
+import needs the obsolete ``pkg_resources``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+ALIGNED_SIZE = 144
+BORDER_GREY = 128
+BOX_SCALE = 2.5
+AlignMode = Literal["per-frame", "onset"]
+ALIGN_MODES: tuple[str, ...] = ("per-frame", "onset")
+
+LEFT_EYE = slice(36, 42)
+RIGHT_EYE = slice(42, 48)
+NOSE_TIP, MOUTH_LEFT, MOUTH_RIGHT = 30, 48, 54
+
+
+class NoFaceError(ValueError):
+    """No face was found in any frame of a video."""
+
+
+def shape_predictor_path() -> Path:
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "the 68-point landmark model is missing: pip install face-recognition-models (it ships the model file)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / "models" / "shape_predictor_68_face_landmarks.dat"
+    if not path.is_file():
+        raise RuntimeError(f"{path}: landmark model file missing; reinstall face-recognition-models")
+    return path
+
+
+@lru_cache(maxsize=1)
+def _dlib_models():
+    import dlib  # imported lazily: only alignment needs it
+
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(shape_predictor_path()))
+
+
+def detect_landmarks(gray: np.ndarray, upsample: int = 1) -> np.ndarray | None:
+    """68 landmarks (68, 2) as float32 (x, y) of the first detected face, or None."""
+    detector, predictor = _dlib_models()
+    faces = detector(gray, upsample)
+    if len(faces) == 0:
+        return None
+    shape = predictor(gray, faces[0])
+    return np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float32)
+
+
+def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return landmarks[LEFT_EYE].mean(axis=0), landmarks[RIGHT_EYE].mean(axis=0)
+
+
+def similarity_transform(landmarks: np.ndarray, size: int = ALIGNED_SIZE) -> np.ndarray:
+    """The 2×3 affine matrix of the reference alignment for one frame's landmarks."""
+    left, right = eye_centres(landmarks.astype(np.float64))
+    dx, dy = right - left
+    angle = np.arctan2(dy, dx)
+    c, s = np.cos(-angle), np.sin(-angle)
+    rotation = np.array([[c, -s], [s, c]])
+    keypoints = np.stack([left, right, landmarks[NOSE_TIP], landmarks[MOUTH_LEFT], landmarks[MOUTH_RIGHT]])
+    rotated = keypoints @ rotation.T
+    low, high = rotated.min(axis=0), rotated.max(axis=0)
+    centre = (low + high) / 2
+    half = 0.5 * BOX_SCALE * float((high - low).max())
+    scale = size / (2 * half)
+    return np.hstack([scale * rotation, (-scale * (centre - half))[:, None]])
+
+
+def apply_transform(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    return (points @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def warp(gray: np.ndarray, matrix: np.ndarray, size: int = ALIGNED_SIZE) -> np.ndarray:
+    return cv2.warpAffine(
+        gray, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=BORDER_GREY
+    )
+
+
+@dataclass
+class AlignedVideo:
+    """Aligned grayscale frames (L, S, S) uint8, landmarks (L, 68, 2) float32 in aligned pixels,
+    and which frames had a detected face (the others borrow the nearest frame's transform and
+    landmarks)."""
+
+    frames: np.ndarray
+    landmarks: np.ndarray
+    face_found: np.ndarray
+
+    @property
+    def missing_faces(self) -> list[int]:
+        return [int(i) for i in np.flatnonzero(~self.face_found)]
+
+
+def nearest_found(found: np.ndarray) -> np.ndarray:
+    """For every frame, the index of the nearest frame with a face (itself if it has one)."""
+    have = np.flatnonzero(found)
+    idx = np.arange(len(found))
+    pos = np.clip(np.searchsorted(have, idx), 1, max(len(have) - 1, 1))
+    lower, upper = have[pos - 1], have[np.minimum(pos, len(have) - 1)]
+    return np.where(np.abs(idx - lower) <= np.abs(upper - idx), lower, upper)
+
+
+def align_video(
+    frames: list[np.ndarray],
+    mode: AlignMode = "per-frame",
+    size: int = ALIGNED_SIZE,
+    detect=detect_landmarks,
+) -> AlignedVideo:
+    """Detect landmarks on every frame and warp every frame to size × size.
+
+    ``per-frame`` (the reference) uses each frame's own transform; ``onset`` applies the first
+    face frame's transform to all frames, so alignment jitter cannot drown a 1-pixel movement.
+    """
+    if mode not in ALIGN_MODES:
+        raise ValueError(f"align mode must be one of {ALIGN_MODES}, got {mode!r}")
+    detected = [detect(f) for f in frames]
+    found = np.array([d is not None for d in detected])
+    if not found.any():
+        raise NoFaceError("no face found in any frame")
+    source = nearest_found(found)
+    raw = np.stack([detected[i] for i in source])  # (L, 68, 2) in input pixels
+    if mode == "onset":
+        matrices = [similarity_transform(raw[int(np.flatnonzero(found)[0])], size)] * len(frames)
+    else:
+        matrices = [similarity_transform(raw[i], size) for i in range(len(frames))]
+    aligned = np.stack([warp(f, m, size) for f, m in zip(frames, matrices, strict=True)])
+    landmarks = np.stack([apply_transform(m, p) for m, p in zip(matrices, raw, strict=True)])
+    return AlignedVideo(aligned, landmarks, found)

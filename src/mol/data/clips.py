@@ -1,0 +1,128 @@
+"""Training and evaluation clips from a prepared cache (SPEC 4), as a torch Dataset.
+
+A video of L frames gives s = floor(L / 8) clips; clip j takes frames j, j+s, …, j+7s. Training
+crops 128×128 at a random offset in 0..16 shared by all frames of a clip; evaluation crops at
+offset 8. Landmarks are shifted by the crop offset of that one sample (never accumulated), and
+the optional horizontal flip mirrors frames, flow (negating its x component) and landmarks
+(permuting the 68 indices left ↔ right).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from mol.data.cache import Cache
+
+CROP = 128
+EVAL_OFFSET = 8
+CLIP_FRAMES = 8
+
+# Pixel normalisation: a fixed function of uint8 values, the same in training and inference.
+PIXEL_MEAN = 127.5
+PIXEL_SCALE = 127.5
+
+
+def normalize_frames(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 pixels → float32 in [-1, 1]: (x - 127.5) / 127.5."""
+    t = torch.as_tensor(frames)
+    return (t.float() - PIXEL_MEAN) / PIXEL_SCALE
+
+
+def _mirror_permutation() -> np.ndarray:
+    """Index map of the 68-point scheme under a left-right mirror."""
+    pairs = [(i, 16 - i) for i in range(8)]  # jaw 0..16
+    pairs += [(17 + i, 26 - i) for i in range(5)]  # brows
+    pairs += [(31, 35), (32, 34)]  # nostrils
+    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
+    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)]  # mouth
+    perm = np.arange(68)
+    for a, b in pairs:
+        perm[a], perm[b] = b, a
+    return perm
+
+
+MIRROR_68 = _mirror_permutation()
+
+
+@dataclass(frozen=True)
+class ClipRef:
+    video: int  # index into Cache.videos
+    start: int  # clip offset j
+    stride: int  # s
+
+
+def clip_refs(cache: Cache, video_indices: Sequence[int] | None = None) -> list[ClipRef]:
+    refs = []
+    for i in video_indices if video_indices is not None else range(len(cache.videos)):
+        s = cache.videos[i].num_frames // CLIP_FRAMES
+        refs += [ClipRef(i, j, s) for j in range(s)]
+    return refs
+
+
+class ClipDataset(Dataset):
+    """Items: dict(clip (1, 8, 128, 128) float32, label, flow (2, 128, 128, 7) float32,
+    landmarks (136, 7) float32 for frames 1..7, video index, clip start)."""
+
+    def __init__(
+        self,
+        cache: Cache | str,
+        video_indices: Sequence[int] | None = None,
+        train: bool = False,
+        flip: bool = False,
+        seed: int = 0,
+    ) -> None:
+        self.cache = cache if isinstance(cache, Cache) else Cache(cache)
+        self.refs = clip_refs(self.cache, video_indices)
+        self.train = train
+        self.flip = flip
+        self.seed = seed
+        self.epoch = 0
+        margin = self.cache.options["size"] - CROP
+        if margin < 0:
+            raise ValueError(f"{self.cache.path}: aligned size {self.cache.options['size']} is below the crop {CROP}")
+        self.max_offset = margin
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Changes the random crops and flips, deterministically per (seed, epoch, index)."""
+        self.epoch = epoch
+
+    def _augmentation(self, index: int) -> tuple[int, int, bool]:
+        if not self.train:
+            return EVAL_OFFSET, EVAL_OFFSET, False
+        rng = np.random.default_rng((self.seed, self.epoch, index))
+        ox, oy = (int(v) for v in rng.integers(0, self.max_offset + 1, size=2))
+        return ox, oy, bool(self.flip and rng.random() < 0.5)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:
+        ref = self.refs[index]
+        entry = self.cache.videos[ref.video]
+        group = self.cache.group(entry.key)
+        frame_idx = [ref.start + k * ref.stride for k in range(CLIP_FRAMES)]
+        ox, oy, flip = self._augmentation(index)
+        ys, xs = slice(oy, oy + CROP), slice(ox, ox + CROP)
+        frames = group["frames"][frame_idx][:, ys, xs]  # (8, 128, 128) uint8
+        # flows[i] is the flow from frame i to i + stride, so pair k of clip j is flows[j + k·s]
+        flows = group["flows"][frame_idx[:-1]][:, ys, xs].astype(np.float32)  # (7, 128, 128, 2)
+        landmarks = group["landmarks"][frame_idx[1:]] - np.array([ox, oy], dtype=np.float32)  # (7, 68, 2)
+        if flip:
+            frames = frames[:, :, ::-1]
+            flows = flows[:, :, ::-1] * np.array([-1.0, 1.0], dtype=np.float32)
+            landmarks = landmarks[:, MIRROR_68] * np.array([-1.0, 1.0], dtype=np.float32) + np.array(
+                [CROP - 1, 0.0], dtype=np.float32
+            )
+        return {
+            "clip": normalize_frames(np.ascontiguousarray(frames))[None],
+            "label": entry.label,
+            "flow": torch.from_numpy(np.ascontiguousarray(flows.transpose(3, 1, 2, 0))),
+            "landmarks": torch.from_numpy(np.ascontiguousarray(landmarks.reshape(CLIP_FRAMES - 1, 136).T)),
+            "video": ref.video,
+            "start": ref.start,
+        }

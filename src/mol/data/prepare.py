@@ -1,0 +1,271 @@
+"""`mol prepare`: raw dataset folder + annotation sheet → aligned, cached store with flow.
+
+Each video is processed independently (read → align → flow) into a shard file written
+atomically in ``CACHE.parts/``; a killed run resumes from the shards it left. When all videos
+are done the shards (and videos of an existing cache with the same options) are assembled into
+the HDF5 store, again through a temporary file and a rename. A report of every video, stored or
+skipped with its reason, goes next to the cache as JSON and CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from mol.data.align import ALIGN_MODES, ALIGNED_SIZE, NoFaceError, align_video
+from mol.data.cache import Cache, CacheError, create_cache, read_options, read_video_arrays
+from mol.data.flow import FLOW_METHODS, compute_flow, needed_pairs, reference_flow_calls
+from mol.data.frames import FrameError, read_frames
+from mol.data.readers import read_dataset
+from mol.data.records import Skipped, VideoRecord
+from mol.data.schemes import DEFAULT_SCHEME, ClassScheme, get_scheme, scheme_from_labels
+
+CLIP_FRAMES = 8
+
+
+@dataclass
+class PrepareReport:
+    cache: Path
+    rows: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def stored(self) -> list[dict]:
+        return [r for r in self.rows if r["status"] in ("stored", "kept")]
+
+    @property
+    def skipped(self) -> list[dict]:
+        return [r for r in self.rows if r["status"] == "skipped"]
+
+    def summary(self) -> dict:
+        new = [r for r in self.rows if r["status"] == "stored"]
+        frames = sum(r["frames"] for r in new)
+        return {
+            "cache": str(self.cache),
+            "videos_stored": len(self.stored),
+            "videos_new": len(new),
+            "videos_skipped": len(self.skipped),
+            "frames_processed": frames,
+            "seconds": round(self.seconds, 2),
+            "frames_per_second": round(frames / self.seconds, 2) if self.seconds and frames else None,
+            "flow_calls": sum(r["flow_pairs"] for r in new),
+            "reference_flow_calls": sum(reference_flow_calls(r["frames"]) for r in new),
+        }
+
+
+def _label_records(records: list[VideoRecord], scheme: ClassScheme) -> tuple[list[tuple[VideoRecord, int]], list]:
+    kept, skipped = [], []
+    for r in records:
+        label = scheme.label_of(r.dataset, r.emotion)
+        if label is None:
+            skipped.append(Skipped(r.key, f"emotion {r.emotion!r} is not in scheme {scheme.name}"))
+        else:
+            kept.append((r, label))
+    return kept, skipped
+
+
+def _video_attrs(record: VideoRecord, label: int, stride: int) -> dict:
+    return {
+        "dataset": record.dataset,
+        "subject": record.subject,
+        "video_id": record.video_id,
+        "label": label,
+        "emotion": record.emotion,
+        "onset": record.onset,
+        "apex": record.apex,
+        "offset": record.offset,
+        "fps": record.fps,
+        "source": str(record.source),
+        "flow_stride": stride,
+    }
+
+
+def process_video(record: VideoRecord, label: int, options: dict, shard: Path) -> dict:
+    """Read, align and compute flow for one video; write its shard. Returns its report row."""
+    start = time.perf_counter()
+    row = {"key": record.key, "subject": record.subject, "video": record.video_id, "emotion": record.emotion}
+    try:
+        frames = read_frames(record.source)
+        if len(frames) < CLIP_FRAMES:
+            raise FrameError(f"{record.source}: {len(frames)} frames, fewer than the {CLIP_FRAMES} a clip needs")
+        aligned = align_video(frames, options["align"], options["size"])
+    except (FrameError, NoFaceError) as exc:
+        reason = f"no face found in any frame of {record.source}" if isinstance(exc, NoFaceError) else str(exc)
+        return {**row, "status": "skipped", "reason": reason, "frames": 0, "flow_pairs": 0, "missing_faces": ""}
+    pairs = needed_pairs(len(frames), CLIP_FRAMES)
+    size = options["size"]
+    flows = np.zeros((len(pairs), size, size, 2), dtype=np.float16)
+    for n, (i, j) in enumerate(pairs):
+        flows[n] = compute_flow(aligned.frames[i], aligned.frames[j], options["flow"])
+    attrs = _video_attrs(record, label, pairs[0][1] - pairs[0][0])
+    tmp = shard.with_name(f".{shard.name}.tmp")
+    with open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            frames=aligned.frames,
+            landmarks=aligned.landmarks,
+            face_found=aligned.face_found,
+            flows=flows,
+            attrs=np.array(json.dumps(attrs)),
+        )
+    os.replace(tmp, shard)
+    return {
+        **row,
+        "status": "stored",
+        "reason": "",
+        "frames": len(frames),
+        "flow_pairs": len(pairs),
+        "missing_faces": " ".join(map(str, aligned.missing_faces)),
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+def _load_shard(path: Path) -> tuple[dict, dict]:
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in ("frames", "landmarks", "face_found", "flows")}
+        attrs = json.loads(str(data["attrs"]))
+    return arrays, attrs
+
+
+def _write_report(report: PrepareReport) -> tuple[Path, Path]:
+    base = report.cache.with_name(report.cache.name)
+    json_path = base.with_name(base.name + ".report.json")
+    csv_path = base.with_name(base.name + ".report.csv")
+    columns = ["key", "subject", "video", "emotion", "status", "reason", "frames", "flow_pairs", "missing_faces"]
+    json_path.write_text(json.dumps({"summary": report.summary(), "videos": report.rows}, indent=2, default=str))
+    with open(csv_path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(report.rows)
+    return json_path, csv_path
+
+
+def prepare(
+    kind: str,
+    root: Path,
+    out: Path,
+    sheet: Path | None = None,
+    scheme: str | None = None,
+    align: str = "per-frame",
+    flow: str = "tvl1",
+    workers: int = 1,
+    progress: bool = True,
+) -> PrepareReport:
+    """Build (or complete) the cache ``out`` from a raw dataset; see the module docstring."""
+    if align not in ALIGN_MODES:
+        raise ValueError(f"--align must be one of {ALIGN_MODES}, got {align!r}")
+    if flow not in FLOW_METHODS:
+        raise ValueError(f"--flow must be one of {FLOW_METHODS}, got {flow!r}")
+    started = time.perf_counter()
+    result = read_dataset(kind, Path(root), Path(sheet) if sheet else None)
+    scheme_name = scheme or DEFAULT_SCHEME.get(kind)
+    chosen = get_scheme(scheme_name) if scheme_name else scheme_from_labels([r.emotion for r in result.records])
+    labelled, unlabelled = _label_records(result.records, chosen)
+    options = {
+        "dataset": kind,
+        "scheme": chosen.name,
+        "classes": list(chosen.classes),
+        "align": align,
+        "flow": flow,
+        "size": ALIGNED_SIZE,
+        "clip_frames": CLIP_FRAMES,
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parts = out.with_name(out.name + ".parts")
+    existing_keys: set[str] = set()
+    if out.exists():
+        if read_options(out) != options:
+            raise CacheError(
+                f"{out}: exists and was prepared with other options ({read_options(out)}); "
+                "choose another --out or delete it"
+            )
+        existing_keys = {v.key for v in Cache(out).videos}
+    parts.mkdir(exist_ok=True)
+    options_file = parts / "options.json"
+    if options_file.exists() and json.loads(options_file.read_text()) != options:
+        raise CacheError(f"{parts}: unfinished shards of a run with other options; delete that folder or reuse them")
+    options_file.write_text(json.dumps(options, sort_keys=True))
+
+    report = PrepareReport(out)
+    report.rows += [
+        {"key": s.item, "status": "skipped", "reason": s.reason, "frames": 0, "flow_pairs": 0}
+        for s in result.skipped + unlabelled
+    ]
+    todo = []
+    for record, label in labelled:
+        shard = parts / f"{record.key}.npz"
+        if record.key in existing_keys or shard.exists():
+            report.rows.append(
+                {
+                    "key": record.key,
+                    "subject": record.subject,
+                    "video": record.video_id,
+                    "emotion": record.emotion,
+                    "status": "kept",
+                    "reason": "already prepared",
+                    "frames": 0,
+                    "flow_pairs": 0,
+                }
+            )
+        else:
+            todo.append((record, label, shard))
+
+    bar = tqdm(total=len(todo), desc=f"prepare {kind}", unit="video", disable=not progress)
+    if workers > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(process_video, r, lab, options, shard) for r, lab, shard in todo]
+            for fut in as_completed(futures):
+                report.rows.append(fut.result())
+                bar.update()
+    else:
+        for r, lab, shard in todo:
+            report.rows.append(process_video(r, lab, options, shard))
+            bar.update()
+    bar.close()
+
+    def videos():
+        for key in sorted(existing_keys):
+            yield (key, *read_video_arrays(out, key))
+        for shard in sorted(parts.glob("*.npz")):
+            if shard.stem not in existing_keys:
+                yield (shard.stem, *_load_shard(shard))
+
+    kept = existing_keys | {p.stem for p in parts.glob("*.npz")}
+    if not kept:
+        shutil.rmtree(parts, ignore_errors=True)
+        report.seconds = time.perf_counter() - started
+        _write_report(report)
+        raise CacheError(f"{root}: no video could be prepared; see {out.name}.report.csv for the reasons")
+    create_cache(out, options, list(chosen.classes), videos())
+    shutil.rmtree(parts, ignore_errors=True)
+    report.seconds = time.perf_counter() - started
+    _write_report(report)
+    return report
+
+
+def format_summary(report: PrepareReport) -> str:
+    s = report.summary()
+    lines = [
+        f"cache: {s['cache']}",
+        f"videos stored: {s['videos_stored']} ({s['videos_new']} new), skipped: {s['videos_skipped']}",
+        f"frames processed: {s['frames_processed']} in {s['seconds']} s"
+        + (f" ({s['frames_per_second']} frames/s)" if s["frames_per_second"] else ""),
+        f"flow computations: {s['flow_calls']} (the reference's procedure: {s['reference_flow_calls']})",
+        f"report: {report.cache.name}.report.json, {report.cache.name}.report.csv",
+    ]
+    if report.skipped:
+        lines.append("skipped:")
+        lines += [f"  {r['key']}: {r['reason']}" for r in report.skipped[:20]]
+        if len(report.skipped) > 20:
+            lines.append(f"  … {len(report.skipped) - 20} more in the report")
+    return "\n".join(lines)

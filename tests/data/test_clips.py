@@ -1,0 +1,79 @@
+"""Clips from a prepared cache: sampling, crops, landmark shifts, flips, normalisation."""
+
+import numpy as np
+import pytest
+import torch
+
+from mol.data.cache import Cache
+from mol.data.clips import EVAL_OFFSET, MIRROR_68, ClipDataset, normalize_frames
+from mol.data.prepare import prepare
+
+from fakes import casme2_tree
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    root = casme2_tree(tmp_path_factory.mktemp("raw"), [(1, "EP01_01", "happiness", 50)], frames=19)
+    out = tmp_path_factory.mktemp("c") / "c.h5"
+    prepare("casme2", root, out, flow="farneback", progress=False)
+    return Cache(out)
+
+
+def test_reference_sampling_and_shapes(cache):
+    ds = ClipDataset(cache)
+    assert len(ds) == 2  # 19 frames: stride 2, clips at offsets 0 and 1
+    item = ds[1]
+    assert item["clip"].shape == (1, 8, 128, 128) and item["clip"].dtype == torch.float32
+    assert item["flow"].shape == (2, 128, 128, 7) and item["landmarks"].shape == (136, 7)
+    g = cache.group(cache.videos[0].key)
+    frames = g["frames"][()]
+    o = EVAL_OFFSET
+    expected = normalize_frames(frames[[1, 3, 5, 7, 9, 11, 13, 15], o : o + 128, o : o + 128])
+    torch.testing.assert_close(item["clip"][0], expected)
+    # pair k of clip 1 is the flow from frame 1 + 2k to 3 + 2k, stored at index 1 + 2k
+    flows = g["flows"][()].astype(np.float32)
+    torch.testing.assert_close(
+        item["flow"][:, :, :, 2], torch.from_numpy(flows[5, o : o + 128, o : o + 128].transpose(2, 0, 1))
+    )
+    lm = g["landmarks"][()]
+    torch.testing.assert_close(item["landmarks"][:, 0].view(68, 2), torch.from_numpy(lm[3] - o))
+
+
+def test_training_crops_shift_landmarks_once(cache):
+    ds = ClipDataset(cache, train=True, seed=3)
+    lm = cache.group(cache.videos[0].key)["landmarks"][()]
+    for epoch in range(4):  # repeated reads never accumulate offsets
+        ds.set_epoch(epoch)
+        item = ds[0]
+        offset = torch.from_numpy(lm[2]) - item["landmarks"][:, 0].view(68, 2)
+        assert torch.allclose(offset, offset[0].expand_as(offset))
+        assert 0 <= offset[0, 0] <= 16 and 0 <= offset[0, 1] <= 16
+    ds.set_epoch(1)
+    first = ds[0]["clip"]
+    torch.testing.assert_close(ds[0]["clip"], first)  # deterministic per (seed, epoch, index)
+
+
+def test_flip_mirrors_frames_flow_and_landmarks(cache):
+    plain = ClipDataset(cache)[0]
+    flipped_ds = ClipDataset(cache, train=True, flip=True, seed=0)
+    flipped_ds._augmentation = lambda index: (EVAL_OFFSET, EVAL_OFFSET, True)  # flip at the eval crop
+    assert any(ClipDataset(cache, train=True, flip=True, seed=s)._augmentation(0)[2] for s in range(10))
+    item = flipped_ds[0]
+    torch.testing.assert_close(item["clip"], plain["clip"].flip(-1))
+    torch.testing.assert_close(item["flow"][0], -plain["flow"][0].flip(-2))
+    torch.testing.assert_close(item["flow"][1], plain["flow"][1].flip(-2))
+    lm, ref = item["landmarks"].view(68, 2, 7), plain["landmarks"].view(68, 2, 7)
+    torch.testing.assert_close(lm[:, 0], 127 - ref[MIRROR_68, 0])
+    torch.testing.assert_close(lm[:, 1], ref[MIRROR_68, 1])
+    assert sorted(MIRROR_68) == list(range(68)) and all(MIRROR_68[MIRROR_68] == np.arange(68))
+
+
+def test_normalisation_is_fixed():
+    x = normalize_frames(np.array([0, 127, 255], dtype=np.uint8))
+    torch.testing.assert_close(x, torch.tensor([-1.0, -0.5 / 127.5, 1.0]))
+
+
+def test_dataloader_workers_open_their_own_handle(cache):
+    loader = torch.utils.data.DataLoader(ClipDataset(cache, train=True), batch_size=2, num_workers=2)
+    batch = next(iter(loader))
+    assert batch["clip"].shape == (2, 1, 8, 128, 128) and batch["label"].tolist() == [1, 1]

@@ -1,0 +1,139 @@
+"""`mol prepare` end to end on a small CASME II-like tree built from a real face photo."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from mol.cli import main
+from mol.data.cache import FORMAT_VERSION, Cache, CacheError
+from mol.data.prepare import prepare
+
+from fakes import casme2_tree
+
+VIDEOS = [
+    (1, "EP01_01", "happiness", 48),
+    (1, "EP01_02", "Surprise", "/"),
+    (2, "EP02_01", "others", 50),
+    (2, "EP02_02", "sadness", 50),  # not in the 5-class scheme: skipped and reported
+    (3, "MISSING_01", "disgust", 50),  # sheet row whose folder is missing
+]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return casme2_tree(tmp_path_factory.mktemp("casme2"), VIDEOS, frames=17)
+
+
+@pytest.fixture(scope="module")
+def prepared(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("cache") / "casme2.h5"
+    report = prepare("casme2", dataset, out, flow="dis", progress=False)
+    return out, report
+
+
+def test_cache_contents_and_attributes(prepared):
+    out, _ = prepared
+    cache = Cache(out)
+    assert cache.classes == ["surprise", "happiness", "disgust", "repression", "others"]
+    assert cache.options["flow"] == "dis" and cache.options["align"] == "per-frame"
+    by_id = {v.video_id: v for v in cache.videos}
+    assert set(by_id) == {"EP01_01", "EP01_02", "EP02_01"}
+    v = by_id["EP01_01"]
+    assert (v.subject, v.label, v.emotion, v.onset, v.apex, v.num_frames, v.flow_stride) == (
+        "sub01",
+        1,
+        "happiness",
+        46,
+        48,
+        17,
+        2,
+    )
+    assert by_id["EP01_02"].apex == -1 and by_id["EP01_02"].label == 0
+    g = cache.group(v.key)
+    assert g["frames"].shape == (17, 144, 144) and g["frames"].dtype == np.uint8
+    assert g["landmarks"].shape == (17, 68, 2) and g["flows"].shape == (14, 144, 144, 2)
+    assert g["flows"].dtype == np.float16 and g.attrs["fps"] == 200
+
+
+def test_report_lists_every_video_with_a_reason(prepared):
+    out, _ = prepared
+    data = json.loads(out.with_name("casme2.h5.report.json").read_text())
+    reasons = {row["key"]: row["reason"] for row in data["videos"] if row["status"] == "skipped"}
+    assert any("MISSING_01" in k and "folder missing" in r for k, r in reasons.items())
+    assert any("EP02_02" in k and "sadness" in r for k, r in reasons.items())
+    summary = data["summary"]
+    assert summary["videos_stored"] == 3 and summary["flow_calls"] == 3 * 14
+    assert summary["reference_flow_calls"] == 5 * summary["flow_calls"]
+    assert out.with_name("casme2.h5.report.csv").read_text().count("\n") == 1 + 5
+    assert not out.with_name("casme2.h5.parts").exists()
+
+
+def test_rerun_resumes_and_keeps_what_is_stored(prepared, dataset):
+    out, _ = prepared
+    before = Cache(out).group(Cache(out).videos[0].key)["frames"][()]
+    report = prepare("casme2", dataset, out, flow="dis", progress=False)
+    assert {r["status"] for r in report.rows} == {"kept", "skipped"}
+    np.testing.assert_array_equal(Cache(out).group(Cache(out).videos[0].key)["frames"][()], before)
+
+
+def test_interrupted_run_resumes_from_its_shards(dataset, tmp_path, monkeypatch):
+    out = tmp_path / "c.h5"
+    import mol.data.prepare as prep
+
+    calls = []
+    real = prep.process_video
+
+    def dies_on_third(record, label, options, shard):
+        calls.append(record.key)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(record, label, options, shard)
+
+    monkeypatch.setattr(prep, "process_video", dies_on_third)
+    with pytest.raises(KeyboardInterrupt):
+        prepare("casme2", dataset, out, flow="dis", progress=False)
+    assert not out.exists() and len(list(out.with_name("c.h5.parts").glob("*.npz"))) == 2
+    monkeypatch.setattr(prep, "process_video", real)
+    report = prepare("casme2", dataset, out, flow="dis", progress=False)
+    assert sorted(r["status"] for r in report.rows if r["status"] != "skipped") == ["kept", "kept", "stored"]
+    assert len(Cache(out).videos) == 3
+
+
+def test_other_options_or_versions_are_refused(prepared, dataset, tmp_path):
+    out, _ = prepared
+    with pytest.raises(CacheError, match="other options"):
+        prepare("casme2", dataset, out, flow="farneback", progress=False)
+    old = tmp_path / "old.h5"
+    with h5py.File(old, "w") as f:
+        f.attrs["format"] = "mol-cache"
+        f.attrs["format_version"] = FORMAT_VERSION + 1
+    with pytest.raises(CacheError, match="format version"):
+        Cache(old)
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(out.read_bytes()[:4096])
+    with pytest.raises(CacheError, match="truncated"):
+        Cache(truncated)
+
+
+def test_parallel_workers_give_the_same_cache(dataset, prepared, tmp_path):
+    out = tmp_path / "parallel.h5"
+    prepare("casme2", dataset, out, flow="dis", workers=2, progress=False)
+    serial, parallel = Cache(prepared[0]), Cache(out)
+    assert [v.key for v in serial.videos] == [v.key for v in parallel.videos]
+    key = serial.videos[2].key
+    np.testing.assert_array_equal(serial.group(key)["flows"][()], parallel.group(key)["flows"][()])
+
+
+def test_cli_prepare_and_its_errors(dataset, tmp_path, capsys):
+    out = tmp_path / "cli.h5"
+    assert (
+        main(["prepare", "--dataset", "casme2", "--root", str(dataset), "--out", str(out), "--flow", "dis", "--quiet"])
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "videos stored: 3" in text and "MISSING_01" in text
+    assert main(["prepare", "--dataset", "samm", "--root", str(dataset), "--out", str(tmp_path / "x.h5")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mol prepare: error:") and "--sheet" in err
