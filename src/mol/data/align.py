@@ -101,6 +101,7 @@ class AlignedVideo:
     frames: np.ndarray
     landmarks: np.ndarray
     face_found: np.ndarray
+    matrices: np.ndarray  # (L, 2, 3): input pixels → aligned pixels, per frame
 
     @property
     def missing_faces(self) -> list[int]:
@@ -141,4 +142,4 @@ def align_video(
         matrices = [similarity_transform(raw[i], size) for i in range(len(frames))]
     aligned = np.stack([warp(f, m, size) for f, m in zip(frames, matrices, strict=True)])
     landmarks = np.stack([apply_transform(m, p) for m, p in zip(matrices, raw, strict=True)])
-    return AlignedVideo(aligned, landmarks, found)
+    return AlignedVideo(aligned, landmarks, found, np.stack(matrices).astype(np.float64))

@@ -28,6 +28,7 @@ from mol.data.frames import FrameError, read_frames
 from mol.data.readers import read_dataset
 from mol.data.records import Skipped, VideoRecord
 from mol.data.schemes import DEFAULT_SCHEME, ClassScheme, get_scheme, scheme_from_labels
+from mol.data.synthetic import GROUND_TRUTH_FILE, GroundTruth, aligned_ground_truth
 
 CLIP_FRAMES = 8
 
@@ -89,8 +90,13 @@ def _video_attrs(record: VideoRecord, label: int, stride: int) -> dict:
     }
 
 
-def process_video(record: VideoRecord, label: int, options: dict, shard: Path) -> dict:
-    """Read, align and compute flow for one video; write its shard. Returns its report row."""
+def process_video(
+    record: VideoRecord, label: int, options: dict, shard: Path, ground_truth: Path | None = None
+) -> dict:
+    """Read, align and compute flow for one video; write its shard. Returns its report row.
+
+    With ``options["flow"] == "exact"`` (synthetic data), flow and landmarks come from the
+    generator's ground truth, carried through the same alignment as the frames."""
     start = time.perf_counter()
     row = {"key": record.key, "subject": record.subject, "video": record.video_id, "emotion": record.emotion}
     try:
@@ -103,9 +109,18 @@ def process_video(record: VideoRecord, label: int, options: dict, shard: Path) -
         return {**row, "status": "skipped", "reason": reason, "frames": 0, "flow_pairs": 0, "missing_faces": ""}
     pairs = needed_pairs(len(frames), CLIP_FRAMES)
     size = options["size"]
-    flows = np.zeros((len(pairs), size, size, 2), dtype=np.float16)
-    for n, (i, j) in enumerate(pairs):
-        flows[n] = compute_flow(aligned.frames[i], aligned.frames[j], options["flow"])
+    if options["flow"] == "exact":
+        truth = GroundTruth(ground_truth)
+        try:
+            video = truth.video(record.subject, record.video_id)
+        finally:
+            truth.close()
+        exact, aligned.landmarks = aligned_ground_truth(video, aligned.matrices, pairs, size)
+        flows = exact.astype(np.float16)
+    else:
+        flows = np.zeros((len(pairs), size, size, 2), dtype=np.float16)
+        for n, (i, j) in enumerate(pairs):
+            flows[n] = compute_flow(aligned.frames[i], aligned.frames[j], options["flow"])
     attrs = _video_attrs(record, label, pairs[0][1] - pairs[0][0])
     tmp = shard.with_name(f".{shard.name}.tmp")
     with open(tmp, "wb") as fh:
@@ -163,8 +178,11 @@ def prepare(
     """Build (or complete) the cache ``out`` from a raw dataset; see the module docstring."""
     if align not in ALIGN_MODES:
         raise ValueError(f"--align must be one of {ALIGN_MODES}, got {align!r}")
-    if flow not in FLOW_METHODS:
-        raise ValueError(f"--flow must be one of {FLOW_METHODS}, got {flow!r}")
+    if flow not in (*FLOW_METHODS, "exact"):
+        raise ValueError(f"--flow must be one of {(*FLOW_METHODS, 'exact')}, got {flow!r}")
+    ground_truth = Path(root) / GROUND_TRUTH_FILE if flow == "exact" else None
+    if ground_truth is not None and not ground_truth.is_file():
+        raise ValueError(f"{ground_truth}: --flow exact needs the ground truth that `mol synth` writes into --root")
     started = time.perf_counter()
     result = read_dataset(kind, Path(root), Path(sheet) if sheet else None)
     scheme_name = scheme or DEFAULT_SCHEME.get(kind)
@@ -223,13 +241,13 @@ def prepare(
     bar = tqdm(total=len(todo), desc=f"prepare {kind}", unit="video", disable=not progress)
     if workers > 1 and len(todo) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(process_video, r, lab, options, shard) for r, lab, shard in todo]
+            futures = [pool.submit(process_video, r, lab, options, shard, ground_truth) for r, lab, shard in todo]
             for fut in as_completed(futures):
                 report.rows.append(fut.result())
                 bar.update()
     else:
         for r, lab, shard in todo:
-            report.rows.append(process_video(r, lab, options, shard))
+            report.rows.append(process_video(r, lab, options, shard, ground_truth))
             bar.update()
     bar.close()
 
