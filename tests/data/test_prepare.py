@@ -85,11 +85,11 @@ def test_interrupted_run_resumes_from_its_shards(dataset, tmp_path, monkeypatch)
     calls = []
     real = prep.process_video
 
-    def dies_on_third(record, label, options, shard):
+    def dies_on_third(record, *args):
         calls.append(record.key)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(record, label, options, shard)
+        return real(record, *args)
 
     monkeypatch.setattr(prep, "process_video", dies_on_third)
     with pytest.raises(KeyboardInterrupt):
