@@ -27,12 +27,12 @@ format: setup
 test: lint
 	$(BIN)/pytest -q
 
-# Until the training demo exists, the main job is the benchmark on a small batch.
+# The main job: synthetic data → cache → LOSO training → results → one prediction.
 demo: setup
-	$(BIN)/mol bench --batch 2 --repeats 3
+	$(BIN)/mol demo --out demo-out
 
 bench: setup
 	$(BIN)/mol bench --batch 4
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache .ruff_cache demo-out

@@ -81,6 +81,44 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from mol.train.config import load_config
+    from mol.train.results import format_table
+    from mol.train.run import train_run
+
+    overrides = list(args.set or [])
+    for name in ("protocol", "device", "precision", "val_subjects", "seed"):
+        value = getattr(args, name)
+        if value is not None:
+            overrides.append(f"{name}={value}")
+    if args.report_oracle:
+        overrides.append("report_oracle=true")
+    config = load_config(args.config, overrides)
+    results = train_run(
+        args.cache, Path(args.out), config, args.folds.split(",") if args.folds else None, progress=not args.quiet
+    )
+    if results is not None:
+        print(format_table(results))
+        print(f"results: {args.out}/metrics.json, folds.csv, per_dataset.csv, confusion.png, curves.png")
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from mol.train.results import format_table, write_results
+
+    runs = [Path(r) for r in args.run_dir]
+    out = Path(args.out) if args.out else runs[0]
+    print(format_table(write_results(runs, out)))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from mol.demo import run_demo
+
+    run_demo(Path(args.out), list(args.set or []), subjects=args.subjects, progress=not args.quiet)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mol import __version__
     from mol.bench import DTYPES
@@ -161,6 +199,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-amplitude", type=float, default=2.5, help="apex displacement, aligned px (default 2.5)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser(
+        "train",
+        help="train and test MOL under a leakage-free protocol (LOSO, composite, cross-dataset)",
+        description="Train one model per fold and test it on the fold's held-out subject(s). No model "
+        "selection uses test data; --val-subjects holds out training subjects for that. Rerunning the "
+        "same command resumes: finished folds are kept, the running fold restarts from its checkpoint.",
+    )
+    p.add_argument("--cache", action="append", required=True, help="a prepared cache (repeat for several)")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--config", default=None, help="preset name (e.g. casme2-5cls, synthetic-demo) or YAML file")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--protocol", choices=("loso", "composite", "cross"))
+    p.add_argument("--folds", help="comma-separated fold names or indices to run (for splitting over machines)")
+    p.add_argument("--val-subjects", type=int, dest="val_subjects", help="training subjects held out for selection")
+    p.add_argument("--report-oracle", action="store_true", help="also report the best-test-step figure (optimistic)")
+    p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
+    p.add_argument("--precision", choices=("float32", "bfloat16", "float16"))
+    p.add_argument("--seed", type=int)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_train)
+
+    for name, text in (
+        ("evaluate", "recompute and print a run's tables from its saved predictions"),
+        ("aggregate", "merge the folds of several run directories into one set of tables"),
+    ):
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("run_dir", nargs="+" if name == "aggregate" else 1, help="run directory")
+        p.add_argument("--out", help="where to write the tables (default: the first run directory)")
+        p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser(
+        "demo",
+        help="the main job on the embedded synthetic data: synth → prepare → train → evaluate → predict",
+        description="Run the whole system on synthetic micro-expressions in minutes on a CPU and print "
+        "where every output lies.",
+    )
+    p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")
+    p.add_argument("--subjects", type=int, default=3, help="synthetic identities, one LOSO fold each (default 3)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the synthetic-demo preset")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_demo)
     return parser
 
 
@@ -171,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (CheckpointError, ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (CheckpointError, ValueError, FileNotFoundError, RuntimeError, KeyError) as exc:
         # DatasetError, CacheError and FrameError are ValueErrors with the file in their message
         print(f"mol {args.command}: error: {exc}", file=sys.stderr)
         return 2

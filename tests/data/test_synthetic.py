@@ -166,3 +166,19 @@ def test_cli_synth_and_bad_face_image(tmp_path, capsys):
     )
     assert "wrote 3 videos" in capsys.readouterr().out
     assert (tmp_path / "ok" / "ground_truth.h5").is_file()
+
+
+def test_others_never_shares_an_action_unit_with_the_named_emotions():
+    from mol.data.synthetic import EMOTION_AUS, others_combinations
+
+    for scheme in ("casme2-5", "samm-5"):
+        named = {
+            au
+            for emotions in SCHEME_EMOTIONS[scheme].values()
+            for e in emotions
+            if e != "others"
+            for combo in EMOTION_AUS[e]
+            for au in combo
+        }
+        combos = others_combinations(scheme)
+        assert combos and all(not named & set(c) for c in combos)

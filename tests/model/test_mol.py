@@ -123,3 +123,15 @@ def test_cuda_matches_cpu():
         gpu = model.cuda()(x.cuda())
     for a, b in zip(cpu, gpu, strict=True):
         torch.testing.assert_close(b.cpu(), a, rtol=1e-3, atol=1e-3)
+
+
+def test_skipped_heads_are_none_and_the_rest_unchanged():
+    model = MOL().eval()
+    x = torch.randn(1, 1, 8, 128, 128)
+    with torch.no_grad():
+        full = model(x)
+        mer_only = model(x, heads=("mer",))
+    assert mer_only.flow is None and mer_only.landmarks is None
+    torch.testing.assert_close(mer_only.mer_logits, full.mer_logits)
+    with pytest.raises(ValueError, match="unknown heads"):
+        model(x, heads=("emotion",))

@@ -1,5 +1,6 @@
 """The joint objective of SPEC 3 against literal per-sample computations."""
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -48,3 +49,13 @@ def test_joint_loss_weights_and_skipped_terms():
     mer_only = joint_loss(out, labels, flow, lm, LossWeights(mer=1.0, flow=0.0, landmark=0.0))
     torch.testing.assert_close(mer_only.total, terms.mer)
     assert mer_only.flow == 0 and mer_only.landmark == 0
+
+
+def test_missing_head_for_a_weighted_term_is_an_error():
+    out = MOLOutput(torch.randn(2, 5), None, None)
+    weights = LossWeights(flow=0.0, landmark=0.0)
+    assert weights.heads() == ("mer",)
+    terms = joint_loss(out, torch.tensor([0, 1]), None, None, weights)
+    assert terms.flow == 0 and torch.isfinite(terms.total)
+    with pytest.raises(ValueError, match="flow"):
+        joint_loss(out, torch.tensor([0, 1]), torch.zeros(2, 2, 8, 8, 7), None)

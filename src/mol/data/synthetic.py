@@ -68,7 +68,7 @@ ACTION_UNITS: dict[str, list[tuple[int, tuple[float, float], float]]] = {
 
 # Emotions as AU combinations (FACS conventions); "others" uses AUs outside the emotion codes.
 EMOTION_AUS: dict[str, list[list[str]]] = {
-    "happiness": [["AU6", "AU12"], ["AU12"], ["AU6", "AU12", "AU25"]],
+    "happiness": [["AU6", "AU12"], ["AU12"], ["AU6", "AU12", "AU10"]],
     "surprise": [["AU1", "AU2", "AU5", "AU26"], ["AU1", "AU2"], ["AU1", "AU2", "AU5"]],
     "disgust": [["AU9", "AU10"], ["AU4", "AU9"], ["AU9", "AU10", "AU17"]],
     "repression": [["AU14", "AU17"], ["AU15", "AU17"], ["AU14"]],
@@ -76,8 +76,23 @@ EMOTION_AUS: dict[str, list[list[str]]] = {
     "contempt": [["R14"], ["R14", "AU7"]],
     "sadness": [["AU1", "AU4", "AU15"], ["AU15", "AU17"]],
     "fear": [["AU1", "AU2", "AU4", "AU5", "AU20"], ["AU20", "AU5"]],
-    "others": [["AU25"], ["AU20"], ["AU7", "AU25"]],
 }
+# "others" moves AUs that no other class of the scheme uses (see others_combinations)
+OTHERS_CANDIDATES = [["AU25"], ["AU20"], ["AU7"], ["AU7", "AU25"], ["AU20", "AU25"], ["AU26", "AU25"]]
+
+
+def others_combinations(scheme: str) -> list[list[str]]:
+    """AU combinations for "others" that share no AU with the scheme's other emotions."""
+    used = {
+        au
+        for emotions in SCHEME_EMOTIONS[scheme].values()
+        for emotion in emotions
+        if emotion != "others"
+        for combo in EMOTION_AUS[emotion]
+        for au in combo
+    }
+    return [combo for combo in OTHERS_CANDIDATES if not used & set(combo)]
+
 
 # For each scheme: class → the emotions written to the coding sheet for it (they map onto that
 # class through the scheme's own table when `mol prepare` reads the sheet).
@@ -363,7 +378,8 @@ def make_video(
     onset = int(rng.integers(2, max(3, length // 3)))
     apex = onset + int(rng.integers(max(2, length // 8), max(3, length // 4) + 1))
     offset = min(length - 1, apex + int(rng.integers(max(2, length // 8), max(3, length // 3) + 1)))
-    aus = list(EMOTION_AUS[emotion][int(rng.integers(len(EMOTION_AUS[emotion])))])
+    choices = others_combinations(config.scheme) if emotion == "others" else EMOTION_AUS[emotion]
+    aus = list(choices[int(rng.integers(len(choices)))])
     # aligned pixels per frame pixel, so amplitudes are stated at the aligned face scale
     to_aligned = float(np.linalg.norm(similarity_transform(subject.landmarks, 144)[:, 0]))
     amplitude = float(rng.uniform(*config.amplitude))

@@ -46,13 +46,17 @@ class MOLConfig:
         return cls(**data)
 
 
+HEADS: tuple[str, ...] = ("mer", "flow", "landmarks")
+
+
 class MOLOutput(NamedTuple):
     """mer_logits (B, C); flow (B, 2, 128, 128, 7) with channel 0 = x; landmarks (B, 136, 7)
-    as (x0, y0, x1, y1, ...) in input pixels, predicted for frames 1..7."""
+    as (x0, y0, x1, y1, ...) in input pixels, predicted for frames 1..7. A head that was not
+    asked for is None."""
 
-    mer_logits: torch.Tensor
-    flow: torch.Tensor
-    landmarks: torch.Tensor
+    mer_logits: torch.Tensor | None
+    flow: torch.Tensor | None
+    landmarks: torch.Tensor | None
 
 
 class MOL(nn.Module):
@@ -103,8 +107,14 @@ class MOL(nn.Module):
         if not x.is_floating_point():
             raise TypeError(f"MOL expects a floating-point clip, got {x.dtype}")
 
-    def forward(self, x: torch.Tensor) -> MOLOutput:
+    def forward(self, x: torch.Tensor, heads: tuple[str, ...] | frozenset[str] = HEADS) -> MOLOutput:
+        """x (B, 1, 8, 128, 128). ``heads`` selects the outputs to compute: the flow head holds
+        ~93% of the network's arithmetic, so skipping it (MER-only training or inference) is
+        an order of magnitude cheaper."""
         self.check_input(x)
+        unknown = set(heads) - set(HEADS)
+        if unknown:
+            raise ValueError(f"unknown heads {sorted(unknown)}; choose from {HEADS}")
         b, _, t = x.shape[:3]
         frames = x.transpose(1, 2)  # (B, T, 1, H, W)
         r = self.conv_stack(frames.flatten(0, 1)).unflatten(0, (b, t))  # (B, T, 128, 16, 16)
@@ -112,8 +122,12 @@ class MOL(nn.Module):
         g_b = self.f5c_b(r[:, 1:].flatten(0, 1)).unflatten(0, (b, t - 1))  # frames 1..7
 
         # gA_0, gB_0, gA_1, gB_1, ... on the last axis: (B, 128, 16, 16, 14)
-        interleaved = torch.stack((g_a, g_b), dim=2).flatten(1, 2).permute(0, 2, 3, 4, 1)
-        mer_logits = self.mer_head(interleaved)
-        landmarks = self.landmark_head(g_b.flatten(0, 1)).unflatten(0, (b, t - 1)).permute(0, 2, 1)
-        flow = self.flow_head(frames, g_a, g_b).permute(0, 2, 3, 4, 1)
+        mer_logits = flow = landmarks = None
+        if "mer" in heads:
+            interleaved = torch.stack((g_a, g_b), dim=2).flatten(1, 2).permute(0, 2, 3, 4, 1)
+            mer_logits = self.mer_head(interleaved)
+        if "landmarks" in heads:
+            landmarks = self.landmark_head(g_b.flatten(0, 1)).unflatten(0, (b, t - 1)).permute(0, 2, 1)
+        if "flow" in heads:
+            flow = self.flow_head(frames, g_a, g_b).permute(0, 2, 3, 4, 1)
         return MOLOutput(mer_logits=mer_logits, flow=flow, landmarks=landmarks)

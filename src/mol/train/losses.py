@@ -25,6 +25,11 @@ class LossWeights:
     flow: float = 10.0
     landmark: float = 0.1
 
+    def heads(self) -> tuple[str, ...]:
+        """The model heads these weights need."""
+        used = (("mer", self.mer), ("flow", self.flow), ("landmarks", self.landmark))
+        return tuple(name for name, w in used if w)
+
 
 class LossTerms(NamedTuple):
     total: torch.Tensor
@@ -65,14 +70,25 @@ def joint_loss(
 ) -> LossTerms:
     """The weighted sum and its three (unweighted) parts, as tensors (no host synchronisation).
 
-    Losses are computed in at least float32, also under autocast.
+    Losses are computed in at least float32, also under autocast. A term with a non-zero
+    weight needs its head's output (see :meth:`LossWeights.heads`).
     """
-    logits = _at_least_float32(output.mer_logits)
-    zero = logits.new_zeros(())
-    mer = F.cross_entropy(logits, labels) if weights.mer else zero
-    pred_flow = _at_least_float32(output.flow)
-    fl = flow_loss(pred_flow, flow.to(pred_flow.dtype)) if weights.flow else zero
-    pred_ldm = _at_least_float32(output.landmarks)
-    ldm = landmark_loss(pred_ldm, landmarks.to(pred_ldm.dtype)) if weights.landmark else zero
+    for name, pred, weight in (
+        ("mer", output.mer_logits, weights.mer),
+        ("flow", output.flow, weights.flow),
+        ("landmarks", output.landmarks, weights.landmark),
+    ):
+        if weight and pred is None:
+            raise ValueError(f"loss weight for {name} is {weight} but the model did not compute that head")
+    present = next(t for t in output if t is not None)
+    zero = present.new_zeros((), dtype=torch.float32 if present.dtype != torch.float64 else torch.float64)
+    mer = F.cross_entropy(_at_least_float32(output.mer_logits), labels) if weights.mer else zero
+    fl = ldm = zero
+    if weights.flow:
+        pred_flow = _at_least_float32(output.flow)
+        fl = flow_loss(pred_flow, flow.to(pred_flow.dtype))
+    if weights.landmark:
+        pred_ldm = _at_least_float32(output.landmarks)
+        ldm = landmark_loss(pred_ldm, landmarks.to(pred_ldm.dtype))
     total = weights.mer * mer + weights.flow * fl + weights.landmark * ldm
     return LossTerms(total=total, mer=mer.detach(), flow=fl.detach(), landmark=ldm.detach())

@@ -1,0 +1,77 @@
+"""Evaluation protocols as explicit fold lists over the videos of one or more caches.
+
+A fold names its test videos and its training videos; model selection, when asked for, uses
+validation videos taken from the training subjects only, never from the test subject.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mol.data.cache import VideoEntry
+
+
+@dataclass(frozen=True)
+class VideoRef:
+    """A video of one of the run's caches."""
+
+    cache: int
+    index: int
+    entry: VideoEntry
+
+    @property
+    def subject_id(self) -> str:
+        """Subjects are distinct across datasets (CASME II sub01 is not SAMM 006)."""
+        return f"{self.entry.dataset}/{self.entry.subject}"
+
+
+@dataclass
+class Fold:
+    name: str
+    train: list[VideoRef]
+    test: list[VideoRef]
+    val: list[VideoRef] = field(default_factory=list)
+
+
+def _split_validation(train: list[VideoRef], k: int, seed: int) -> tuple[list[VideoRef], list[VideoRef]]:
+    if k <= 0:
+        return train, []
+    subjects = sorted({v.subject_id for v in train})
+    if k >= len(subjects):
+        raise ValueError(f"val_subjects={k} leaves no training subject (only {len(subjects)} available)")
+    held = set(np.random.default_rng(seed).choice(subjects, size=k, replace=False).tolist())
+    return [v for v in train if v.subject_id not in held], [v for v in train if v.subject_id in held]
+
+
+def _safe(name: str) -> str:
+    return name.replace("/", "_")
+
+
+def loso_folds(videos: list[VideoRef], val_subjects: int = 0, seed: int = 0) -> list[Fold]:
+    """Leave one subject out, over all videos given (one dataset, or the composite of several)."""
+    subjects = sorted({v.subject_id for v in videos})
+    if len(subjects) < 2:
+        raise ValueError(f"LOSO needs at least 2 subjects, found {len(subjects)}")
+    folds = []
+    for i, subject in enumerate(subjects):
+        train = [v for v in videos if v.subject_id != subject]
+        train, val = _split_validation(train, val_subjects, seed + i)
+        folds.append(Fold(_safe(subject), train, [v for v in videos if v.subject_id == subject], val))
+    return folds
+
+
+def cross_dataset_fold(
+    videos: list[VideoRef], train_sets: list[str], test_sets: list[str], val_subjects: int = 0, seed: int = 0
+) -> list[Fold]:
+    """Train on the videos of some datasets, test on others (one fold)."""
+    if not train_sets or not test_sets or set(train_sets) & set(test_sets):
+        raise ValueError("cross protocol needs disjoint, non-empty cross_train and cross_test dataset lists")
+    train = [v for v in videos if v.entry.dataset in train_sets]
+    test = [v for v in videos if v.entry.dataset in test_sets]
+    if not train or not test:
+        found = sorted({v.entry.dataset for v in videos})
+        raise ValueError(f"cross protocol: datasets {train_sets} → {test_sets}, but the caches hold {found}")
+    train, val = _split_validation(train, val_subjects, seed)
+    return [Fold(f"{'+'.join(train_sets)}_to_{'+'.join(test_sets)}", train, test, val)]

@@ -1,0 +1,208 @@
+"""Run results: tables a person reads and files a script reads, from saved fold predictions.
+
+Everything here is recomputed from ``fold_*/predictions.csv`` (and ``history.json``), so
+`mol evaluate` and `mol aggregate` give the same tables as the run that wrote them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mol.train.metrics import classification_metrics, confusion_matrix
+
+OPTIMISTIC = "OPTIMISTIC: selects each fold's best step on its test subject (uses test labels)"
+
+
+def load_predictions(run_dirs: list[Path]) -> tuple[pd.DataFrame, list[str], list[dict]]:
+    frames, classes, folds = [], None, []
+    for run in run_dirs:
+        if not (run / "config.yaml").is_file():
+            raise FileNotFoundError(f"{run}: not a mol run directory (no config.yaml)")
+        run_classes = json.loads((run / "classes.json").read_text())
+        if classes is not None and run_classes != classes:
+            raise ValueError(f"{run}: classes {run_classes} differ from {classes}")
+        classes = run_classes
+        for fold_dir in sorted(run.glob("fold_*")):
+            if not (fold_dir / "done.json").is_file():
+                continue
+            summary = json.loads((fold_dir / "done.json").read_text())
+            if any(f["fold"] == summary["fold"] for f in folds):
+                raise ValueError(f"fold {summary['fold']} appears in more than one run directory")
+            table = pd.read_csv(fold_dir / "predictions.csv", dtype={"subject": str, "video": str})
+            table["fold"] = summary["fold"]
+            frames.append(table)
+            folds.append({**summary, "dir": str(fold_dir)})
+    if not frames:
+        raise ValueError(f"no finished fold in {', '.join(map(str, run_dirs))}")
+    return pd.concat(frames, ignore_index=True), classes, folds
+
+
+def _metrics(labels: np.ndarray, preds: np.ndarray, n: int) -> dict:
+    cm = confusion_matrix(labels, preds, n)
+    return {**classification_metrics(cm), "n": len(labels), "confusion": cm.tolist()}
+
+
+def compute_results(table: pd.DataFrame, classes: list[str], folds: list[dict]) -> dict:
+    n = len(classes)
+    prob_cols = [f"p_{c}" for c in classes]
+    probs = table[prob_cols].to_numpy()
+    labels = table["label"].to_numpy()
+    clip = _metrics(labels, probs.argmax(1), n)
+    # a video's prediction averages its clips' probabilities
+    videos = table.groupby(["dataset", "subject", "video"], sort=True)
+    video_probs = videos[prob_cols].mean().to_numpy()
+    video_labels = videos["label"].first().to_numpy()
+    video = _metrics(video_labels, video_probs.argmax(1), n)
+    per_dataset = {}
+    video_datasets = videos["dataset"].first().to_numpy()
+    for name in sorted(set(video_datasets)):
+        keep = video_datasets == name
+        per_dataset[name] = _metrics(video_labels[keep], video_probs[keep].argmax(1), n)
+    per_fold = []
+    for name, part in table.groupby("fold", sort=True):
+        m = classification_metrics(confusion_matrix(part["label"], part[prob_cols].to_numpy().argmax(1), n))
+        per_fold.append({"fold": name, "clips": len(part), **{k: round(v, 4) for k, v in m.items()}})
+    auxiliary = {
+        "flow_epe_px": float(table["flow_epe"].mean()) if table["flow_epe"].notna().any() else None,
+        "landmark_nme_percent": float(table["landmark_nme"].mean()) if table["landmark_nme"].notna().any() else None,
+    }
+    return {
+        "classes": classes,
+        "chance_uar": 1.0 / n,
+        "clip_level": clip,
+        "video_level": video,
+        "per_dataset_video_level": per_dataset,
+        "per_fold_clip_level": per_fold,
+        "test_ground_truth_errors": auxiliary,
+        "folds": folds,
+        "model_selection": sorted({f.get("selection", "") for f in folds}),
+    }
+
+
+def oracle_results(run_dirs: list[Path], classes: list[str]) -> dict | None:
+    """The reference's protocol: each fold's best step chosen on its test subject."""
+    n, cm = len(classes), np.zeros((len(classes), len(classes)), np.int64)
+    found = False
+    for run in run_dirs:
+        for fold_dir in sorted(run.glob("fold_*")):
+            path = fold_dir / "history.json"
+            if not path.is_file():
+                continue
+            evaluations = json.loads(path.read_text()).get("evaluations", [])
+            if not evaluations:
+                continue
+            found = True
+            best = max(evaluations, key=lambda e: np.mean(np.array(e["pred"]) == np.array(e["label"])))
+            cm += confusion_matrix(best["label"], best["pred"], n)
+    if not found:
+        return None
+    return {"note": OPTIMISTIC, **classification_metrics(cm), "confusion": cm.tolist()}
+
+
+def format_table(results: dict) -> str:
+    lines = [
+        f"classes: {', '.join(results['classes'])} (chance UAR {results['chance_uar']:.3f})",
+        f"model selection: {'; '.join(results['model_selection'])}",
+        f"{'level':<22}{'n':>6}{'acc':>8}{'UAR':>8}{'UF1':>8}{'WF1':>8}",
+    ]
+    rows = [("clip", results["clip_level"]), ("video", results["video_level"])]
+    rows += [(f"video, {name}", m) for name, m in results["per_dataset_video_level"].items()]
+    for name, m in rows:
+        lines.append(f"{name:<22}{m['n']:>6}{m['accuracy']:>8.3f}{m['uar']:>8.3f}{m['uf1']:>8.3f}{m['wf1']:>8.3f}")
+    aux = results["test_ground_truth_errors"]
+    if aux["flow_epe_px"] is not None:
+        lines.append(f"test flow EPE {aux['flow_epe_px']:.3f} px (against the cache's ground truth)")
+    if aux["landmark_nme_percent"] is not None:
+        lines.append(f"test landmark NME {aux['landmark_nme_percent']:.2f} %")
+    if results.get("oracle"):
+        o = results["oracle"]
+        lines.append(f"oracle (best test step per fold) UAR {o['uar']:.3f} UF1 {o['uf1']:.3f}  <- {OPTIMISTIC}")
+    return "\n".join(lines)
+
+
+def plot_confusion(cm: list[list[int]], classes: list[str], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm_arr = np.array(cm)
+    fig, ax = plt.subplots(figsize=(1.2 * len(classes) + 2, 1.2 * len(classes) + 1.5))
+    rates = cm_arr / np.maximum(cm_arr.sum(1, keepdims=True), 1)
+    ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(
+                j,
+                i,
+                f"{cm_arr[i, j]}\n{rates[i, j]:.0%}",
+                ha="center",
+                va="center",
+                color="white" if rates[i, j] > 0.5 else "black",
+                fontsize=9,
+            )
+    ax.set_xticks(range(len(classes)), classes, rotation=30, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_curves(run_dirs: list[Path], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    for run in run_dirs:
+        for fold_dir in sorted(run.glob("fold_*")):
+            if not (fold_dir / "history.json").is_file():
+                continue
+            history = json.loads((fold_dir / "history.json").read_text())["history"]
+            steps = [h["step"] for h in history]
+            for ax, key in zip(axes, ("total", "mer", "flow", "landmark"), strict=True):
+                ax.plot(steps, [h[key] for h in history], lw=0.8, label=fold_dir.name[5:])
+    for ax, key in zip(axes, ("joint loss", "MER cross-entropy", "flow MSE / 7", "landmark L1 / IOD"), strict=True):
+        ax.set_title(key)
+        ax.set_xlabel("step")
+    if len(axes[0].lines) <= 12:
+        axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write_results(run_dirs: list[Path], out: Path) -> dict:
+    """Compute and write metrics.json, folds.csv, per_dataset.csv, confusion.png, curves.png."""
+    table, classes, folds = load_predictions(run_dirs)
+    results = compute_results(table, classes, folds)
+    results["oracle"] = oracle_results(run_dirs, classes)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(results, indent=2))
+    with open(out / "folds.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, ["fold", "clips", "accuracy", "uar", "uf1", "wf1"])
+        writer.writeheader()
+        writer.writerows(results["per_fold_clip_level"])
+    with open(out / "per_dataset.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["dataset", "videos", "accuracy", "uar", "uf1", "wf1"])
+        for name, m in results["per_dataset_video_level"].items():
+            writer.writerow([name, m["n"], *(round(m[k], 4) for k in ("accuracy", "uar", "uf1", "wf1"))])
+    plot_confusion(
+        results["video_level"]["confusion"],
+        classes,
+        out / "confusion.png",
+        f"video level, UF1 {results['video_level']['uf1']:.3f}",
+    )
+    plot_curves(run_dirs, out / "curves.png")
+    (out / "results.txt").write_text(format_table(results) + "\n")
+    return results

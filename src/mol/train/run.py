@@ -1,0 +1,77 @@
+"""A training run: folds of a protocol, trained (or resumed) one after another, then results."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from mol.train.config import TrainConfig
+from mol.train.protocols import Fold, cross_dataset_fold, loso_folds
+from mol.train.results import write_results
+from mol.train.trainer import RunData, init_distributed, open_caches, train_fold
+
+
+def make_folds(data: RunData, config: TrainConfig) -> list[Fold]:
+    if config.protocol == "cross":
+        return cross_dataset_fold(data.videos, config.cross_train, config.cross_test, config.val_subjects, config.seed)
+    if config.protocol == "composite":
+        datasets = sorted({v.entry.dataset for v in data.videos})
+        if len(datasets) < 2:
+            raise ValueError(f"composite protocol needs caches of several datasets, got {datasets}")
+    return loso_folds(data.videos, config.val_subjects, config.seed)
+
+
+def select_folds(folds: list[Fold], wanted: list[str] | None) -> list[Fold]:
+    """--folds takes fold names or 0-based indices, e.g. 'casme2_sub01,3'."""
+    if not wanted:
+        return folds
+    chosen = []
+    for item in wanted:
+        if item.isdigit() and int(item) < len(folds):
+            chosen.append(folds[int(item)])
+        else:
+            match = [f for f in folds if f.name == item]
+            if not match:
+                raise ValueError(f"no fold {item!r}; folds are {', '.join(f.name for f in folds)}")
+            chosen.append(match[0])
+    return chosen
+
+
+def _check_or_write_config(out: Path, config: TrainConfig, caches: list[str], classes: list[str]) -> None:
+    resolved = {"caches": [str(Path(c).resolve()) for c in caches], **config.to_dict()}
+    path = out / "config.yaml"
+    if path.exists():
+        saved = yaml.safe_load(path.read_text())
+        if saved != resolved:
+            changed = sorted(k for k in set(saved) | set(resolved) if saved.get(k) != resolved.get(k))
+            raise ValueError(f"{out}: holds a run with another configuration (differs in {changed}); use a new --out")
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(resolved, sort_keys=False))
+    (out / "classes.json").write_text(json.dumps(classes))
+
+
+def train_run(
+    caches: list[str], out: Path, config: TrainConfig, folds: list[str] | None = None, progress: bool = True
+) -> dict | None:
+    """Train every selected fold not yet finished, then write the run's results (rank 0)."""
+    data = open_caches(caches)
+    rank, _ = init_distributed(config.device)
+    all_folds = make_folds(data, config)
+    if rank == 0:
+        _check_or_write_config(out, config, caches, data.classes)
+    chosen = select_folds(all_folds, folds)
+    for i, fold in enumerate(all_folds):
+        if fold not in chosen:
+            continue
+        fold_dir = out / f"fold_{fold.name}"
+        if (fold_dir / "done.json").exists():
+            if progress and rank == 0:
+                print(f"fold {fold.name}: already done, kept")
+            continue
+        train_fold(fold, data, config, fold_dir, seed=config.seed * 1000 + i, progress=progress)
+    if rank != 0:
+        return None
+    return write_results([out], out)

@@ -1,0 +1,347 @@
+"""Training and testing one fold: resumable, seeded, optionally data-parallel (torchrun)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from mol.data.cache import Cache
+from mol.data.clips import ClipDataset
+from mol.model.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from mol.model.mol import MOL
+from mol.train.config import TrainConfig
+from mol.train.losses import LossWeights, joint_loss
+from mol.train.metrics import classification_metrics, confusion_matrix
+from mol.train.optim import make_optimizer
+from mol.train.protocols import Fold, VideoRef
+
+
+# ---------------------------------------------------------------------------------------------
+# Data of a run: several caches seen as one list of videos
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class RunData:
+    caches: list[Cache]
+    videos: list[VideoRef]
+    classes: list[str]
+
+
+def open_caches(paths: list[str | Path]) -> RunData:
+    if not paths:
+        raise ValueError("give at least one --cache")
+    caches = [Cache(p) for p in paths]
+    classes = caches[0].classes
+    for c in caches[1:]:
+        if c.classes != classes:
+            raise ValueError(
+                f"{c.path}: classes {c.classes} differ from {caches[0].path}'s {classes}; "
+                "prepare every cache of a run with the same --scheme"
+            )
+    videos = [VideoRef(i, j, e) for i, c in enumerate(caches) for j, e in enumerate(c.videos)]
+    return RunData(caches, videos, list(classes))
+
+
+class MultiCacheClips(Dataset):
+    """The clips of chosen videos across caches; items carry their cache index."""
+
+    def __init__(self, data: RunData, videos: list[VideoRef], train: bool, flip: bool, seed: int) -> None:
+        self.parts = []
+        for i, cache in enumerate(data.caches):
+            indices = [v.index for v in videos if v.cache == i]
+            if indices:
+                self.parts.append((i, ClipDataset(cache, indices, train=train, flip=flip, seed=seed)))
+        self.offsets = np.cumsum([0] + [len(p) for _, p in self.parts])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def set_epoch(self, epoch: int) -> None:
+        for _, part in self.parts:
+            part.set_epoch(epoch)
+
+    def __getitem__(self, index: int) -> dict:
+        k = int(np.searchsorted(self.offsets, index, side="right") - 1)
+        cache_index, part = self.parts[k]
+        item = part[index - int(self.offsets[k])]
+        item["cache"] = cache_index
+        return item
+
+
+# ---------------------------------------------------------------------------------------------
+# Distributed helpers (torchrun sets WORLD_SIZE, RANK, LOCAL_RANK)
+# ---------------------------------------------------------------------------------------------
+def init_distributed(device: str) -> tuple[int, int]:
+    """(rank, world size); starts the process group under torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        dist.init_process_group(backend)
+    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+
+
+def _barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()
+
+
+# ---------------------------------------------------------------------------------------------
+# One fold
+# ---------------------------------------------------------------------------------------------
+def _autocast(config: TrainConfig, device: torch.device):
+    dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(config.precision)
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
+def _device(config: TrainConfig) -> torch.device:
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("device cuda was asked for but torch.cuda.is_available() is False")
+        if "LOCAL_RANK" in os.environ and device.index is None:
+            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return device
+
+
+def _to(batch: dict, device: torch.device) -> dict:
+    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def predict_clips(model: MOL, dataset: Dataset, config: TrainConfig, device: torch.device, heads) -> dict:
+    """Class probabilities per clip, with flow EPE and landmark NME per clip when computed."""
+    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=False, num_workers=config.workers)
+    model.eval()
+    rows: dict[str, list] = {"cache": [], "video": [], "start": [], "label": [], "probs": [], "epe": [], "nme": []}
+    for batch in loader:
+        batch = _to(batch, device)
+        with _autocast(config, device):
+            out = model(batch["clip"], heads=heads)
+        rows["probs"].append(torch.softmax(out.mer_logits.float(), dim=1).cpu())
+        if out.flow is not None:
+            diff = out.flow.float() - batch["flow"]
+            rows["epe"].append(diff.norm(dim=1).mean(dim=(1, 2, 3)).cpu())
+        if out.landmarks is not None:
+            pred = out.landmarks.float().unflatten(1, (68, 2))
+            true = batch["landmarks"].unflatten(1, (68, 2))
+            iod = (true[:, 36:42].mean(1) - true[:, 42:48].mean(1)).norm(dim=1)  # (B, 7)
+            rows["nme"].append(((pred - true).norm(dim=2).mean(1) / iod).mean(1).cpu() * 100)
+        for key in ("cache", "video", "start", "label"):
+            rows[key].append(torch.as_tensor(batch[key]).cpu())
+    return {k: torch.cat(v).numpy() for k, v in rows.items() if v}
+
+
+def _uf1(pred: dict, num_classes: int) -> float:
+    return classification_metrics(confusion_matrix(pred["label"], pred["probs"].argmax(1), num_classes))["uf1"]
+
+
+def _save_resume(path: Path, state: dict) -> None:
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def train_fold(
+    fold: Fold, data: RunData, config: TrainConfig, fold_dir: Path, seed: int, progress: bool = True
+) -> dict:
+    """Train on fold.train (selecting on fold.val if any), test on fold.test; write the fold's
+    checkpoint, predictions and history to fold_dir. Resumes from fold_dir/resume.pt."""
+    rank, world = init_distributed(config.device)
+    device = _device(config)
+    torch.manual_seed(seed)
+    num_classes = config.num_classes or len(data.classes)
+    model = MOL(num_classes=num_classes, k=config.k, ccc_neighbors=config.ccc_neighbors).to(device)
+    optimizer = make_optimizer(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "float16")
+    weights = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark)
+    heads = weights.heads() if config.loss_mer else ("mer", *weights.heads())
+    train_ds = MultiCacheClips(data, fold.train, train=True, flip=config.flip, seed=seed)
+    val_ds = MultiCacheClips(data, fold.val, train=False, flip=False, seed=seed) if fold.val else None
+    test_ds = MultiCacheClips(data, fold.test, train=False, flip=False, seed=seed)
+    if len(train_ds) == 0 or len(test_ds) == 0:
+        raise ValueError(f"fold {fold.name}: no training or no test clips")
+
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    resume_path = fold_dir / "resume.pt"
+    step, epoch, consumed, history, best = 0, 0, 0, [], {"uf1": -1.0, "step": 0}
+    evaluations: list[dict] = []
+    if resume_path.exists():
+        state = torch.load(resume_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, epoch, consumed = int(state["step"]), int(state["epoch"]), int(state["consumed"])
+        torch.set_rng_state(state["rng"])  # dropout continues as if never interrupted
+        history, best = json.loads(state["history"]), json.loads(state["best"])
+        evaluations = json.loads(state["evaluations"])
+    # heads left out (or trained with a zero weight) leave parameters without gradients
+    unused = set(heads) != {"mer", "flow", "landmarks"} or not config.loss_mer
+    ddp_model = (
+        torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
+        )
+        if world > 1
+        else model
+    )
+
+    def batches():
+        """Endless batches; a resumed run skips the batches its epoch had already used, so it
+        sees exactly the data an uninterrupted run would."""
+        nonlocal epoch, consumed
+        skip = consumed
+        while True:
+            train_ds.set_epoch(epoch)
+            if world > 1:
+                sampler = torch.utils.data.distributed.DistributedSampler(train_ds, world, rank, seed=seed)
+                sampler.set_epoch(epoch)
+                loader = DataLoader(
+                    train_ds,
+                    config.batch_size,
+                    sampler=sampler,
+                    num_workers=config.workers,
+                    drop_last=len(train_ds) >= config.batch_size * world,
+                )
+            else:
+                g = torch.Generator().manual_seed(seed * 100003 + epoch)
+                loader = DataLoader(
+                    train_ds,
+                    config.batch_size,
+                    shuffle=True,
+                    generator=g,
+                    num_workers=config.workers,
+                    drop_last=len(train_ds) >= config.batch_size,
+                    pin_memory=device.type == "cuda",
+                )
+            for i, batch in enumerate(loader):
+                if i < skip:
+                    continue
+                consumed = i + 1
+                yield batch
+            epoch, consumed, skip = epoch + 1, 0, 0
+
+    stream = batches()
+    bar = tqdm(
+        total=config.steps, initial=step, desc=f"fold {fold.name}", unit="step", disable=not progress or rank != 0
+    )
+    started, seen = time.perf_counter(), 0
+    stale = 0
+    while step < config.steps:
+        model.train()
+        batch = _to(next(stream), device)
+        optimizer.zero_grad(set_to_none=True)
+        with _autocast(config, device):
+            out = ddp_model(batch["clip"], heads=heads)
+        terms = joint_loss(out, batch["label"], batch.get("flow"), batch.get("landmarks"), weights)
+        scaler.scale(terms.total).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        step += 1
+        seen += len(batch["label"]) * world
+        record = {"step": step, **{k: float(v.detach()) for k, v in terms._asdict().items()}}
+        history.append(record)
+        bar.set_postfix(loss=f"{record['total']:.3f}", clips_s=f"{seen / (time.perf_counter() - started):.1f}")
+        bar.update()
+        if config.eval_every and step % config.eval_every == 0 and rank == 0:
+            if val_ds is not None:
+                uf1 = _uf1(predict_clips(model, val_ds, config, device, ("mer",)), num_classes)
+                if uf1 > best["uf1"]:
+                    best = {"uf1": uf1, "step": step}
+                    save_checkpoint(model, fold_dir / "best.safetensors")
+                    stale = 0
+                else:
+                    stale += 1
+            if config.report_oracle:  # uses test labels: reported apart, labelled optimistic
+                pred = predict_clips(model, test_ds, config, device, ("mer",))
+                evaluations.append(
+                    {"step": step, "pred": pred["probs"].argmax(1).tolist(), "label": pred["label"].tolist()}
+                )
+        if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
+            _save_resume(
+                resume_path,
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "step": step,
+                    "epoch": epoch,
+                    "consumed": consumed,
+                    "rng": torch.get_rng_state(),
+                    "history": json.dumps(history),
+                    "best": json.dumps(best),
+                    "evaluations": json.dumps(evaluations),
+                },
+            )
+        if config.patience and stale >= config.patience:
+            break
+    bar.close()
+    _barrier()
+    if rank != 0:
+        return {}
+    if val_ds is not None and (fold_dir / "best.safetensors").exists():
+        model = load_checkpoint(fold_dir / "best.safetensors", device)
+        final_step = best["step"]
+    else:
+        final_step = step
+    save_checkpoint(model, fold_dir / "model.safetensors", extra={"fold": fold.name, "step": str(final_step)})
+    pred = predict_clips(model, test_ds, config, device, heads)
+    _write_predictions(fold_dir / "predictions.csv", pred, data)
+    summary = {
+        "fold": fold.name,
+        "steps": step,
+        "selected_step": final_step,
+        "selection": "validation UF1" if val_ds is not None else "last step (no selection)",
+        "train_videos": len(fold.train),
+        "val_videos": len(fold.val),
+        "test_videos": len(fold.test),
+        "test_clips": len(test_ds),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    (fold_dir / "history.json").write_text(json.dumps({"history": history, "evaluations": evaluations}))
+    atomic_write(fold_dir / "done.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
+    resume_path.unlink(missing_ok=True)
+    return summary
+
+
+def _write_predictions(path: Path, pred: dict, data: RunData) -> None:
+    import csv
+
+    num_classes = pred["probs"].shape[1]
+    columns = [
+        "dataset",
+        "subject",
+        "video",
+        "clip_start",
+        "label",
+        *[f"p_{c}" for c in data.classes[:num_classes]],
+        "flow_epe",
+        "landmark_nme",
+    ]
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(columns)
+            for i in range(len(pred["label"])):
+                entry = data.caches[int(pred["cache"][i])].videos[int(pred["video"][i])]
+                epe = float(pred["epe"][i]) if "epe" in pred else math.nan
+                nme = float(pred["nme"][i]) if "nme" in pred else math.nan
+                writer.writerow(
+                    [
+                        entry.dataset,
+                        entry.subject,
+                        entry.video_id,
+                        int(pred["start"][i]),
+                        int(pred["label"][i]),
+                        *[f"{p:.6f}" for p in pred["probs"][i]],
+                        f"{epe:.5f}",
+                        f"{nme:.4f}",
+                    ]
+                )
+
+    atomic_write(path, write)

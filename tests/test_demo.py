@@ -1,0 +1,23 @@
+import json
+
+from mol.cli import main
+
+
+def test_demo_runs_the_whole_pipeline_and_says_where_outputs_are(tmp_path, capsys):
+    out = tmp_path / "demo"
+    fast = [
+        "--set=steps=1",
+        "--set=batch_size=2",
+        "--set=loss_flow=0",
+        "--set=loss_landmark=0",
+        "--set=precision=float32",
+    ]
+    assert main(["demo", "--out", str(out), "--subjects", "2", "--quiet", *fast]) == 0
+    text = capsys.readouterr().out
+    for expected in ("metrics.json", "confusion.png", "model.safetensors", "prediction.json", "UF1"):
+        assert expected in text
+    summary = json.loads((out / "demo.json").read_text())
+    probs = summary["prediction"]["probabilities"]
+    assert len(probs) == 5 and abs(sum(probs.values()) - 1) < 1e-3
+    assert summary["video_level"]["n"] == 2 * 5 * 2  # subjects × classes × clips per class
+    assert (out / "run" / "confusion.png").stat().st_size > 1000

@@ -1,0 +1,30 @@
+import pytest
+
+from mol.train.config import PRESET_DIR, load_config
+
+
+def test_every_preset_loads_and_validates():
+    names = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+    assert names == ["casme2-5cls", "megc2019-3cls", "samm-5cls", "smic-3cls", "synthetic-demo"]
+    for name in names:
+        config = load_config(name)
+        assert config.loss_mer == 1.0 and config.lr == 1e-4 and config.weight_decay == 1e-3
+    assert load_config("megc2019-3cls").protocol == "composite"
+    assert load_config("casme2-5cls").batch_size == 32 and load_config("casme2-5cls").steps == 1000
+
+
+def test_overrides_are_typed_and_checked(tmp_path):
+    config = load_config("synthetic-demo", ["steps=7", "flip=false", "loss_flow=0", "cross_train=casme2,samm"])
+    assert (config.steps, config.flip, config.loss_flow, config.cross_train) == (7, False, 0.0, ["casme2", "samm"])
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        load_config(None, ["learning_rate=1"])
+    with pytest.raises(ValueError, match="protocol"):
+        load_config(None, ["protocol=kfold"])
+    with pytest.raises(ValueError, match="loss weight"):
+        load_config(None, ["loss_mer=0", "loss_flow=0", "loss_landmark=0"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("epochs: 3\n")
+    with pytest.raises(ValueError, match="unknown config keys"):
+        load_config(str(bad))
+    with pytest.raises(ValueError, match="presets"):
+        load_config("nope")
