@@ -93,3 +93,10 @@ def test_schemes_map_emotions_per_dataset():
     assert scheme_from_labels(["b", "A", "a"]).classes == ("a", "b")
     with pytest.raises(ValueError, match="unknown class scheme"):
         get_scheme("casme3")
+
+
+def test_sheet_rows_may_point_at_video_files(tmp_path):
+    casme2_tree(tmp_path, [(1, "EP01_01", "happiness", 48), (1, "MISSING_02", "surprise", 48)])
+    write_video(tmp_path / "CASME2_RAW_selected" / "sub01" / "MISSING_02.avi", face_frames(9))
+    records = read_dataset("casme2", tmp_path).records
+    assert sorted(r.source.name for r in records) == ["EP01_01", "MISSING_02.avi"]

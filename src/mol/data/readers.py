@@ -62,6 +62,17 @@ def read_sheet(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     raise DatasetError(f"{path}: no header row with the columns {', '.join(required)}")
 
 
+def _video_source(folder: Path) -> Path | None:
+    """A sheet row's frame folder, or a video file of the same name beside it (EP02_01f.mp4)."""
+    if folder.is_dir():
+        return folder
+    if folder.parent.is_dir():
+        for candidate in sorted(folder.parent.glob(f"{folder.name}.*")):
+            if is_video_file(candidate):
+                return candidate
+    return None
+
+
 def _first_dir(*candidates: Path) -> Path | None:
     return next((c for c in candidates if c.is_dir()), None)
 
@@ -80,9 +91,9 @@ def read_casme2(root: Path, sheet: Path | None = None) -> ReadResult:
             skipped.append(Skipped(f"{sheet.name} row {row.name}", "no subject or filename"))
             continue
         subject = f"sub{subject_number:02d}"
-        folder = frames_root / subject / video
-        if not folder.is_dir():
-            skipped.append(Skipped(f"{subject}/{video}", f"frame folder missing: {folder}"))
+        folder = _video_source(frames_root / subject / video)
+        if folder is None:
+            skipped.append(Skipped(f"{subject}/{video}", f"frame folder missing: {frames_root / subject / video}"))
             continue
         records.append(
             VideoRecord(
@@ -114,9 +125,9 @@ def read_samm(root: Path, sheet: Path | None = None) -> ReadResult:
             skipped.append(Skipped(f"{sheet.name} row {row.name}", "no subject or filename"))
             continue
         subject = f"{subject_number:03d}"
-        folder = frames_root / subject / video
-        if not folder.is_dir():
-            skipped.append(Skipped(f"{subject}/{video}", f"frame folder missing: {folder}"))
+        folder = _video_source(frames_root / subject / video)
+        if folder is None:
+            skipped.append(Skipped(f"{subject}/{video}", f"frame folder missing: {frames_root / subject / video}"))
             continue
         records.append(
             VideoRecord(
