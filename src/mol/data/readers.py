@@ -77,12 +77,10 @@ def _first_dir(*candidates: Path) -> Path | None:
     return next((c for c in candidates if c.is_dir()), None)
 
 
-def read_casme2(root: Path, sheet: Path | None = None) -> ReadResult:
-    """CASME II: the coding sheet plus CASME2_RAW_selected/subXX/EPxx/imgN.jpg (or Cropped/…)."""
-    sheet = sheet or find_sheet(root, r"casme2.*cod|cod.*casme")
-    table = read_sheet(sheet, ("Subject", "Filename", "OnsetFrame", "Estimated Emotion"))
-    frames_root = _first_dir(root / "CASME2_RAW_selected", root / "CASME2-RAW", root / "CASME2_RAW", root / "Cropped")
-    frames_root = frames_root or root
+def _sheet_records(
+    dataset: str, sheet: Path, table: pd.DataFrame, frames_root: Path, subject_format: str
+) -> ReadResult:
+    """One record per sheet row whose frames exist at frames_root/<subject>/<filename>."""
     records, skipped = [], []
     for _, row in table.iterrows():
         subject_number = _frame_index(row.get("subject"))
@@ -90,19 +88,20 @@ def read_casme2(root: Path, sheet: Path | None = None) -> ReadResult:
         if subject_number is None or not video:
             skipped.append(Skipped(f"{sheet.name} row {row.name}", "no subject or filename"))
             continue
-        subject = f"sub{subject_number:02d}"
-        folder = _video_source(frames_root / subject / video)
-        if folder is None:
-            skipped.append(Skipped(f"{subject}/{video}", f"frame folder missing: {frames_root / subject / video}"))
+        subject = subject_format.format(subject_number)
+        expected = frames_root / subject / video
+        source = _video_source(expected)
+        if source is None:
+            skipped.append(Skipped(f"{subject}/{video}", f"frame folder missing: {expected}"))
             continue
         records.append(
             VideoRecord(
-                dataset="casme2",
+                dataset=dataset,
                 subject=subject,
                 video_id=video,
                 emotion=str(row.get("estimatedemotion", "")).strip().lower(),
-                source=folder,
-                fps=DATASET_FPS["casme2"],
+                source=source,
+                fps=DATASET_FPS[dataset],
                 onset=_frame_index(row.get("onsetframe")),
                 apex=_frame_index(row.get("apexframe")),
                 offset=_frame_index(row.get("offsetframe")),
@@ -110,40 +109,21 @@ def read_casme2(root: Path, sheet: Path | None = None) -> ReadResult:
             )
         )
     return ReadResult(records, skipped)
+
+
+def read_casme2(root: Path, sheet: Path | None = None) -> ReadResult:
+    """CASME II: the coding sheet plus CASME2_RAW_selected/subXX/EPxx/imgN.jpg (or Cropped/…)."""
+    sheet = sheet or find_sheet(root, r"casme2.*cod|cod.*casme")
+    table = read_sheet(sheet, ("Subject", "Filename", "OnsetFrame", "Estimated Emotion"))
+    frames_root = _first_dir(root / "CASME2_RAW_selected", root / "CASME2-RAW", root / "CASME2_RAW", root / "Cropped")
+    return _sheet_records("casme2", sheet, table, frames_root or root, "sub{:02d}")
 
 
 def read_samm(root: Path, sheet: Path | None = None) -> ReadResult:
     """SAMM: SAMM_Micro_FACS_Codes_v2.xlsx (header after preamble rows) plus SAMM/006/006_1_2/*.jpg."""
     sheet = sheet or find_sheet(root, r"samm.*(facs|code)")
     table = read_sheet(sheet, ("Subject", "Filename", "Onset Frame", "Estimated Emotion"))
-    frames_root = _first_dir(root / "SAMM") or root
-    records, skipped = [], []
-    for _, row in table.iterrows():
-        subject_number = _frame_index(row.get("subject"))
-        video = str(row.get("filename", "")).strip()
-        if subject_number is None or not video:
-            skipped.append(Skipped(f"{sheet.name} row {row.name}", "no subject or filename"))
-            continue
-        subject = f"{subject_number:03d}"
-        folder = _video_source(frames_root / subject / video)
-        if folder is None:
-            skipped.append(Skipped(f"{subject}/{video}", f"frame folder missing: {frames_root / subject / video}"))
-            continue
-        records.append(
-            VideoRecord(
-                dataset="samm",
-                subject=subject,
-                video_id=video,
-                emotion=str(row.get("estimatedemotion", "")).strip().lower(),
-                source=folder,
-                fps=DATASET_FPS["samm"],
-                onset=_frame_index(row.get("onsetframe")),
-                apex=_frame_index(row.get("apexframe")),
-                offset=_frame_index(row.get("offsetframe")),
-                action_units=str(row.get("actionunits", "") or ""),
-            )
-        )
-    return ReadResult(records, skipped)
+    return _sheet_records("samm", sheet, table, _first_dir(root / "SAMM") or root, "{:03d}")
 
 
 def read_smic(root: Path, sheet: Path | None = None) -> ReadResult:
