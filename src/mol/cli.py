@@ -119,6 +119,37 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import time
+
+    from mol.infer.predict import predict
+    from mol.infer.report import write_outputs
+
+    start = time.perf_counter()
+    result = predict(
+        args.input,
+        args.checkpoint,
+        window=args.window,
+        stride=args.stride,
+        device=args.device,
+        fps=args.fps,
+        align=args.align,
+    )
+    files = write_outputs(result, Path(args.out))
+    done = [w for w in result.windows if w.complete]
+    print(
+        f"{result.input}: {result.num_frames} frames, {len(result.windows)} windows "
+        f"({len(result.windows) - len(done)} without a face in a sampled frame), "
+        f"{len(result.frames_without_face)} frames without a face; {time.perf_counter() - start:.1f} s"
+    )
+    for w in done[:10]:
+        print(f"  window {w.index:>3} frames {w.start:>5}-{w.end:<5} {w.top_class:<12} {max(w.probabilities):.3f}")
+    if len(done) > 10:
+        print(f"  … {len(done) - 10} more in {files['csv']}")
+    print("outputs: " + ", ".join(str(p) for p in files.values()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mol import __version__
     from mol.bench import DTYPES
@@ -241,6 +272,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the synthetic-demo preset")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "predict",
+        help="run a trained model over a video or a folder of frames; write tables, PNGs and report.html",
+        description="Detect and align the face like `mol prepare`, slide windows over the video, and "
+        "report class probabilities per window, predicted flow and landmarks, where the face moved.",
+    )
+    p.add_argument("input", help="video file (mp4, avi, mov) or folder of frames")
+    p.add_argument("--checkpoint", required=True, help="a mol .safetensors checkpoint")
+    p.add_argument("--out", default="prediction", help="output folder (default prediction)")
+    p.add_argument("--window", help="window span in frames (48) or seconds (0.25s); default 48 frames")
+    p.add_argument("--stride", help="step between windows in frames or seconds; default span/6")
+    p.add_argument("--fps", type=float, help="frame rate of a frame folder (videos carry their own)")
+    p.add_argument("--align", choices=("per-frame", "onset"), default="per-frame")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_cmd_predict)
     return parser
 
 

@@ -288,7 +288,11 @@ def train_fold(
         final_step = best["step"]
     else:
         final_step = step
-    save_checkpoint(model, fold_dir / "model.safetensors", extra={"fold": fold.name, "step": str(final_step)})
+    save_checkpoint(
+        model,
+        fold_dir / "model.safetensors",
+        extra={"fold": fold.name, "step": str(final_step), "classes": json.dumps(data.classes[:num_classes])},
+    )
     pred = predict_clips(model, test_ds, config, device, heads)
     _write_predictions(fold_dir / "predictions.csv", pred, data)
     summary = {

@@ -1,0 +1,205 @@
+"""`mol predict`: a trained model on a real video, window by window.
+
+The face is detected and aligned with the same code as `mol prepare`; windows of a
+configurable span slide over the video and each is sampled like a training clip (8 frames at
+stride ⌊span/8⌋), so the model sees motion at the time scale it was trained on. Frames
+without a face are reported with their times; a window that needs such a frame is marked
+incomplete and not predicted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mol.data.align import ALIGNED_SIZE, NoFaceError, align_video, detect_landmarks
+from mol.data.clips import CROP, EVAL_OFFSET, normalize_frames
+from mol.data.frames import FrameError, is_video_file, read_frames, read_video_gray
+from mol.model.checkpoint import load_checkpoint, read_checkpoint_metadata
+
+CLIP_FRAMES = 8
+
+
+@dataclass
+class Window:
+    index: int
+    start: int  # first frame of the window
+    end: int  # last frame of the window (inclusive)
+    frames: list[int]  # the 8 sampled frames
+    complete: bool  # every sampled frame had a face
+    probabilities: list[float] | None = None
+    top_class: str | None = None
+
+
+@dataclass
+class Prediction:
+    """Everything `mol predict` found, as a typed object (see :func:`predict`)."""
+
+    input: str
+    fps: float
+    classes: list[str]
+    model_config: dict
+    num_frames: int
+    frames_without_face: list[int]
+    windows: list[Window]
+    aligned: np.ndarray = field(repr=False)  # (L, 144, 144) uint8
+    landmarks: np.ndarray = field(repr=False)  # (L, 68, 2) detected, aligned pixels
+    best_window: int | None = None
+    flow: np.ndarray | None = field(default=None, repr=False)  # (7, 2, 128, 128), best window
+    predicted_landmarks: np.ndarray | None = field(default=None, repr=False)  # (7, 68, 2), best window
+    saliency: np.ndarray | None = field(default=None, repr=False)  # (16, 16), best window
+    seconds: dict[str, float] = field(default_factory=dict)  # where the time went
+
+    def time_of(self, frame: int) -> float:
+        return frame / self.fps if self.fps > 0 else math.nan
+
+    def to_dict(self) -> dict:
+        return {
+            "input": self.input,
+            "fps": self.fps,
+            "classes": self.classes,
+            "model_config": self.model_config,
+            "num_frames": self.num_frames,
+            "frames_without_face": [{"frame": f, "time_s": self.time_of(f)} for f in self.frames_without_face],
+            "best_window": self.best_window,
+            "seconds": self.seconds,
+            "windows": [
+                {
+                    "index": w.index,
+                    "start_frame": w.start,
+                    "end_frame": w.end,
+                    "start_s": self.time_of(w.start),
+                    "end_s": self.time_of(w.end),
+                    "sampled_frames": w.frames,
+                    "complete": w.complete,
+                    "probabilities": None
+                    if w.probabilities is None
+                    else dict(zip(self.classes, w.probabilities, strict=True)),
+                    "top_class": w.top_class,
+                }
+                for w in self.windows
+            ],
+        }
+
+
+def parse_span(text: str | int | None, fps: float, default_frames: int) -> int:
+    """'48' (frames) or '0.25s' (seconds, needs a known frame rate) → frames."""
+    if text is None:
+        return default_frames
+    text = str(text).strip().lower()
+    m = re.fullmatch(r"([0-9.]+)\s*s", text)
+    if m:
+        if not fps or fps <= 0 or math.isnan(fps):
+            raise ValueError(f"a span in seconds ({text}) needs the frame rate; give --fps or a span in frames")
+        return max(1, round(float(m.group(1)) * fps))
+    if not text.isdigit():
+        raise ValueError(f"span {text!r}: give frames (48) or seconds (0.25s)")
+    return int(text)
+
+
+def read_input(path: Path) -> tuple[list[np.ndarray], float]:
+    if not path.exists():
+        raise FrameError(f"{path}: no such file or folder")
+    if is_video_file(path):
+        return read_video_gray(path)
+    if path.is_dir():
+        return read_frames(path), math.nan
+    raise FrameError(f"{path}: neither a video file (mp4, avi, mov, …) nor a folder of frames")
+
+
+def plan_windows(num_frames: int, span: int, stride: int, face: np.ndarray) -> list[Window]:
+    if span < CLIP_FRAMES:
+        raise ValueError(f"a window must span at least {CLIP_FRAMES} frames, got {span}")
+    if num_frames < span:
+        raise ValueError(f"the video has {num_frames} frames, fewer than one window of {span}")
+    step = span // CLIP_FRAMES
+    windows = []
+    for i, start in enumerate(range(0, num_frames - span + 1, max(1, stride))):
+        frames = [start + k * step for k in range(CLIP_FRAMES)]
+        windows.append(Window(i, start, start + span - 1, frames, bool(face[frames].all())))
+    return windows
+
+
+def predict(
+    input_path: str | Path,
+    checkpoint: str | Path,
+    window: str | int | None = None,
+    stride: str | int | None = None,
+    device: str = "cpu",
+    fps: float | None = None,
+    batch_size: int = 8,
+    align: str = "per-frame",
+) -> Prediction:
+    """Run a trained MOL checkpoint over a video file or a folder of frames."""
+    input_path = Path(input_path)
+    clock = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = round(now - clock, 4)
+        clock = now
+
+    metadata = read_checkpoint_metadata(checkpoint)
+    model = load_checkpoint(checkpoint, device).eval()
+    n = model.num_classes
+    classes = json.loads(metadata["classes"]) if "classes" in metadata else [f"class_{i}" for i in range(n)]
+    lap("load model")
+    frames, video_fps = read_input(input_path)
+    rate = float(fps) if fps else video_fps
+    lap("read frames")
+    try:
+        aligned = align_video(frames, align, ALIGNED_SIZE, detect=detect_landmarks)
+    except NoFaceError:
+        raise NoFaceError(f"{input_path}: no face found in any of its {len(frames)} frames") from None
+    lap("detect and align")
+    span = parse_span(window, rate, 48)
+    step = parse_span(stride, rate, max(1, span // 6))
+    windows = plan_windows(len(frames), span, step, aligned.face_found)
+    o = EVAL_OFFSET
+    crop = aligned.frames[:, o : o + CROP, o : o + CROP]
+    complete = [w for w in windows if w.complete]
+    for i in range(0, len(complete), batch_size):
+        chunk = complete[i : i + batch_size]
+        clips = torch.stack([normalize_frames(crop[w.frames])[None] for w in chunk]).to(device)
+        with torch.no_grad():
+            out = model(clips, heads=("mer",))
+        for w, p in zip(chunk, torch.softmax(out.mer_logits.float(), 1).cpu().tolist(), strict=True):
+            w.probabilities = [round(v, 6) for v in p]
+            w.top_class = classes[int(np.argmax(p))]
+    lap("classify windows")
+    result = Prediction(
+        input=str(input_path),
+        fps=rate,
+        classes=classes,
+        model_config=model.config.to_dict(),
+        num_frames=len(frames),
+        frames_without_face=aligned.missing_faces,
+        windows=windows,
+        aligned=aligned.frames,
+        landmarks=aligned.landmarks,
+    )
+    if complete:
+        # the window where the model is most confident of a class: shown in detail
+        best = max(complete, key=lambda w: max(w.probabilities))
+        result.best_window = best.index
+        clip = normalize_frames(crop[best.frames])[None, None].to(device)
+        features = {}
+        hook = model.f5c_b.register_forward_hook(lambda _m, _i, out: features.__setitem__("g", out.detach()))
+        with torch.no_grad():
+            out = model(clip)
+        hook.remove()
+        result.flow = out.flow[0].permute(3, 0, 1, 2).float().cpu().numpy()  # (7, 2, 128, 128)
+        result.predicted_landmarks = out.landmarks[0].T.reshape(7, 68, 2).float().cpu().numpy()
+        result.saliency = features["g"].abs().mean(dim=(0, 1)).float().cpu().numpy()  # (16, 16)
+    lap("flow and landmarks of the best window")
+    result.seconds = seconds
+    return result

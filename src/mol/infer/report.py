@@ -1,0 +1,103 @@
+"""The files `mol predict` writes: predictions.json/.csv, PNGs and a self-contained report.html."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import json
+from pathlib import Path
+
+from mol.infer.predict import Prediction
+from mol.infer.visualize import plot_flow, plot_landmarks, plot_probabilities, plot_regions_and_saliency
+
+
+def write_outputs(prediction: Prediction, out: Path) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"json": out / "predictions.json", "csv": out / "predictions.csv"}
+    data = prediction.to_dict()
+    files["probabilities"] = out / "probabilities.png"
+    plot_probabilities(prediction, files["probabilities"])
+    if prediction.best_window is not None:
+        files["flow"], files["landmarks"], files["regions"] = (
+            out / "flow.png",
+            out / "landmarks.png",
+            out / "regions.png",
+        )
+        plot_flow(prediction, files["flow"])
+        plot_landmarks(prediction, files["landmarks"])
+        data["region_motion_px"] = plot_regions_and_saliency(prediction, files["regions"])
+    files["json"].write_text(json.dumps(data, indent=2))
+    with open(files["csv"], "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(
+            [
+                "window",
+                "start_frame",
+                "end_frame",
+                "start_s",
+                "end_s",
+                "complete",
+                *[f"p_{c}" for c in prediction.classes],
+                "top_class",
+            ]
+        )
+        for w in data["windows"]:
+            probs = w["probabilities"] or {}
+            writer.writerow(
+                [
+                    w["index"],
+                    w["start_frame"],
+                    w["end_frame"],
+                    f"{w['start_s']:.4f}",
+                    f"{w['end_s']:.4f}",
+                    w["complete"],
+                    *[probs.get(c, "") for c in prediction.classes],
+                    w["top_class"] or "",
+                ]
+            )
+    files["html"] = out / "report.html"
+    files["html"].write_text(_html(prediction, data, files))
+    return files
+
+
+def _img(path: Path, alt: str) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    alt = html.escape(alt)
+    return f'<figure><img alt="{alt}" src="data:image/png;base64,{data}"><figcaption>{alt}</figcaption></figure>'
+
+
+def _html(prediction: Prediction, data: dict, files: dict[str, Path]) -> str:
+    e = html.escape
+    rows = []
+    for w in data["windows"]:
+        probs = w["probabilities"]
+        cells = "".join(f"<td>{probs[c]:.3f}</td>" if probs else "<td>–</td>" for c in prediction.classes)
+        status = "" if w["complete"] else ' class="missing"'
+        rows.append(
+            f"<tr{status}><td>{w['index']}</td><td>{w['start_frame']}–{w['end_frame']}</td>"
+            f"<td>{w['start_s']:.3f}–{w['end_s']:.3f}</td>{cells}<td>{e(w['top_class'] or 'no face')}</td></tr>"
+        )
+    missing = ", ".join(f"{m['frame']} ({m['time_s']:.3f} s)" for m in data["frames_without_face"]) or "none"
+    figures = [_img(files["probabilities"], "class probabilities over time")]
+    for key, alt in (
+        ("flow", "aligned frames and predicted flow (colour wheel: hue = direction)"),
+        ("landmarks", "predicted (red) and detected (green) landmarks"),
+        ("regions", "where the face moved, and F5C saliency"),
+    ):
+        if key in files:
+            figures.append(_img(files[key], alt))
+    header = "".join(f"<th>{e(c)}</th>" for c in prediction.classes)
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>MOL prediction: {e(Path(prediction.input).name)}</title>
+<style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}
+tr.missing{{color:#999}}img{{max-width:100%}}figure{{margin:1.5em 0}}code{{background:#f3f3f3}}</style></head>
+<body><h1>MOL prediction</h1>
+<p>input <code>{e(prediction.input)}</code>: {prediction.num_frames} frames at {prediction.fps:.1f} fps;
+frames without a face: {e(missing)}</p>
+<p>model: <code>{e(json.dumps(prediction.model_config))}</code>; classes: {e(", ".join(prediction.classes))}</p>
+{"".join(figures)}
+<h2>Windows</h2><table><tr><th>window</th><th>frames</th><th>time (s)</th>{header}<th>top class</th></tr>
+{"".join(rows)}</table></body></html>
+"""

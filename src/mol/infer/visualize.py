@@ -1,0 +1,160 @@
+"""Pictures of a prediction: class probabilities over time, flow in the colour-wheel coding,
+landmarks on the frames, where the face moved, and a saliency map of the F5C features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mol.data.clips import CROP, EVAL_OFFSET
+from mol.infer.predict import Prediction
+
+REGIONS: dict[str, list[int]] = {
+    "brows": list(range(17, 27)),
+    "eyes": list(range(36, 48)),
+    "nose": list(range(27, 36)),
+    "mouth corners": [48, 54, 60, 64],
+    "chin": [*range(6, 11), 57, 58, 59],
+}
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def flow_to_rgb(flow: np.ndarray, max_magnitude: float | None = None) -> np.ndarray:
+    """(2, H, W) or (H, W, 2) flow → RGB uint8: hue = direction, brightness = speed."""
+    f = flow if flow.shape[-1] == 2 else np.moveaxis(flow, 0, -1)
+    magnitude, angle = cv2.cartToPolar(f[..., 0].astype(np.float32), f[..., 1].astype(np.float32))
+    scale = max_magnitude or float(np.percentile(magnitude, 99)) or 1.0
+    hsv = np.zeros((*magnitude.shape, 3), np.uint8)
+    hsv[..., 0] = (angle * 90 / np.pi).astype(np.uint8)  # OpenCV hue spans 0..180
+    hsv[..., 1] = 255
+    hsv[..., 2] = np.clip(magnitude / scale * 255, 0, 255).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+def colour_wheel(size: int = 64) -> np.ndarray:
+    ys, xs = np.mgrid[-1 : 1 : size * 1j, -1 : 1 : size * 1j]
+    wheel = flow_to_rgb(np.stack([xs, ys], -1), max_magnitude=1.0)
+    wheel[np.hypot(xs, ys) > 1] = 255
+    return wheel
+
+
+def region_motion(prediction: Prediction) -> dict[str, float]:
+    """Mean predicted flow magnitude (px per pair) in a disk around each facial region."""
+    if prediction.flow is None:
+        return {}
+    window = prediction.windows[prediction.best_window]
+    points = prediction.landmarks[window.frames[0]] - EVAL_OFFSET
+    magnitude = np.linalg.norm(prediction.flow, axis=1).mean(0)  # (128, 128)
+    ys, xs = np.mgrid[0:CROP, 0:CROP]
+    out = {}
+    for name, idx in REGIONS.items():
+        mask = np.zeros((CROP, CROP), bool)
+        for x, y in points[idx]:
+            mask |= (xs - x) ** 2 + (ys - y) ** 2 <= 36
+        out[name] = float(magnitude[mask].mean()) if mask.any() else float("nan")
+    return out
+
+
+def plot_probabilities(prediction: Prediction, path: Path) -> None:
+    plt = _plt()
+    use_time = prediction.fps > 0
+    centre = [(w.start + w.end) / 2 for w in prediction.windows]
+    x = [prediction.time_of(c) for c in centre] if use_time else centre
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    for k, name in enumerate(prediction.classes):
+        y = [w.probabilities[k] if w.probabilities else np.nan for w in prediction.windows]
+        ax.plot(x, y, marker="o", ms=3, label=name)
+    for w, xc in zip(prediction.windows, x, strict=True):
+        if not w.complete:
+            ax.axvspan(
+                xc - 0.5 * (x[1] - x[0] if len(x) > 1 else 1),
+                xc + 0.5 * (x[1] - x[0] if len(x) > 1 else 1),
+                color="grey",
+                alpha=0.2,
+                lw=0,
+            )
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("window centre (s)" if use_time else "window centre (frame)")
+    ax.set_ylabel("probability")
+    ax.set_title("class probabilities over time (grey: windows with frames lacking a face)")
+    ax.legend(fontsize=8, ncol=min(5, len(prediction.classes)))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_flow(prediction: Prediction, path: Path) -> None:
+    plt = _plt()
+    window = prediction.windows[prediction.best_window]
+    o = EVAL_OFFSET
+    frames = prediction.aligned[window.frames][:, o : o + CROP, o : o + CROP]
+    scale = float(np.percentile(np.linalg.norm(prediction.flow, axis=1), 99)) or 1.0
+    fig, axes = plt.subplots(2, 8, figsize=(16, 4.4))
+    for k in range(8):
+        axes[0, k].imshow(frames[k], cmap="gray", vmin=0, vmax=255)
+        axes[0, k].set_title(f"frame {window.frames[k]}", fontsize=8)
+    for k in range(7):
+        axes[1, k].imshow(flow_to_rgb(prediction.flow[k], scale))
+        axes[1, k].set_title(f"flow {window.frames[k]}→{window.frames[k + 1]}", fontsize=8)
+    axes[1, 7].imshow(colour_wheel())
+    axes[1, 7].set_title(f"direction; full = {scale:.2f} px", fontsize=8)
+    for ax in axes.ravel():
+        ax.axis("off")
+    fig.suptitle(f"window {window.index}: aligned frames and predicted flow", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_landmarks(prediction: Prediction, path: Path) -> None:
+    plt = _plt()
+    window = prediction.windows[prediction.best_window]
+    o = EVAL_OFFSET
+    fig, axes = plt.subplots(1, 7, figsize=(16, 2.8))
+    for k in range(7):
+        frame = window.frames[k + 1]
+        axes[k].imshow(prediction.aligned[frame, o : o + CROP, o : o + CROP], cmap="gray", vmin=0, vmax=255)
+        detected = prediction.landmarks[frame] - o
+        axes[k].scatter(detected[:, 0], detected[:, 1], s=4, c="tab:green", label="detected (dlib)")
+        pred = prediction.predicted_landmarks[k]
+        axes[k].scatter(pred[:, 0], pred[:, 1], s=4, c="tab:red", label="predicted (MOL)")
+        axes[k].set_xlim(0, CROP)
+        axes[k].set_ylim(CROP, 0)
+        axes[k].axis("off")
+        axes[k].set_title(f"frame {frame}", fontsize=8)
+    axes[0].legend(fontsize=6, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_regions_and_saliency(prediction: Prediction, path: Path) -> dict[str, float]:
+    plt = _plt()
+    motion = region_motion(prediction)
+    window = prediction.windows[prediction.best_window]
+    o = EVAL_OFFSET
+    face = prediction.aligned[window.frames[0], o : o + CROP, o : o + CROP]
+    saliency = cv2.resize(prediction.saliency, (CROP, CROP), interpolation=cv2.INTER_CUBIC)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.4, 1]})
+    left.barh(list(motion), list(motion.values()), color="tab:blue")
+    left.invert_yaxis()
+    left.set_xlabel("mean predicted flow magnitude (px per frame pair)")
+    left.set_title("where the face moved")
+    right.imshow(face, cmap="gray", vmin=0, vmax=255)
+    right.imshow(saliency, cmap="inferno", alpha=0.45)
+    right.axis("off")
+    right.set_title("F5C feature saliency (mean |activation|)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return motion

@@ -1,0 +1,102 @@
+"""`mol predict` on short videos written by the test from synthetic frames."""
+
+import json
+
+import numpy as np
+import pytest
+
+from mol.cli import main
+from mol.data.align import NoFaceError
+from mol.data.frames import FrameError
+from mol.infer.predict import parse_span, predict
+from mol.model import MOL, save_checkpoint
+
+from fakes import face_frames, write_frames, write_video
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "model.safetensors"
+    torch_model = MOL(num_classes=3)
+    save_checkpoint(torch_model, path, extra={"classes": json.dumps(["surprise", "positive", "negative"])})
+    return path
+
+
+def test_video_through_the_whole_command(tmp_path, checkpoint, capsys):
+    video = write_video(tmp_path / "face.avi", face_frames(32), fps=100)
+    out = tmp_path / "out"
+    assert (
+        main(
+            [
+                "predict",
+                str(video),
+                "--checkpoint",
+                str(checkpoint),
+                "--out",
+                str(out),
+                "--window",
+                "16",
+                "--stride",
+                "0.08s",
+            ]
+        )
+        == 0
+    )
+    assert "3 windows" in capsys.readouterr().out
+    data = json.loads((out / "predictions.json").read_text())
+    assert data["fps"] == pytest.approx(100) and data["classes"] == ["surprise", "positive", "negative"]
+    assert [w["start_frame"] for w in data["windows"]] == [0, 8, 16]
+    first = data["windows"][0]
+    assert first["sampled_frames"] == list(range(0, 16, 2)) and first["end_s"] == pytest.approx(0.15)
+    assert sum(first["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert set(data["region_motion_px"]) == {"brows", "eyes", "nose", "mouth corners", "chin"}
+    assert (out / "predictions.csv").read_text().count("\n") == 1 + 3
+    for name in ("probabilities.png", "flow.png", "landmarks.png", "regions.png"):
+        assert (out / name).stat().st_size > 5000, name
+    html = (out / "report.html").read_text()
+    assert "face.avi" in html and html.count("data:image/png;base64,") == 4 and 'src="http' not in html
+
+
+def test_face_leaving_midway_marks_windows_and_reports_times(tmp_path, checkpoint):
+    frames = face_frames(32)
+    for i in range(20, 32):
+        frames[i] = np.full_like(frames[i], 100)  # the face is gone
+    folder = write_frames(tmp_path / "frames", frames, pattern="f{:04d}.png")
+    result = predict(folder, checkpoint, window="16", stride="4", fps=50.0)
+    assert result.frames_without_face == list(range(20, 32))
+    complete = [w.complete for w in result.windows]
+    assert complete == [True, True, False, False, False]
+    assert result.windows[2].probabilities is None and result.windows[0].probabilities is not None
+    assert result.to_dict()["frames_without_face"][0]["time_s"] == pytest.approx(0.4)
+
+
+def test_inputs_that_cannot_be_used(tmp_path, checkpoint, capsys):
+    blank = write_video(tmp_path / "blank.avi", [np.full((120, 120), 90, np.uint8)] * 12)
+    with pytest.raises(NoFaceError, match=r"blank\.avi: no face found"):
+        predict(blank, checkpoint, window="8")
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00" * 300)
+    assert main(["predict", str(corrupt), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "o")]) == 2
+    assert "corrupt.mp4" in capsys.readouterr().err
+    with pytest.raises(FrameError, match="no such file"):
+        predict(tmp_path / "absent.mp4", checkpoint)
+    short = write_video(tmp_path / "short.avi", face_frames(10))
+    with pytest.raises(ValueError, match="fewer than one window"):
+        predict(short, checkpoint, window="16")
+
+
+def test_checkpoint_of_another_layout(tmp_path, capsys):
+    import torch
+
+    pth = tmp_path / "reference.pth"
+    torch.save({"conv_stack.conv_stack.0.weight": torch.zeros(8, 1, 4, 4)}, pth)
+    video = write_video(tmp_path / "v.avi", face_frames(10))
+    assert main(["predict", str(video), "--checkpoint", str(pth)]) == 2
+    assert "import-official" in capsys.readouterr().err
+
+
+def test_spans_in_frames_or_seconds():
+    assert parse_span("48", 200.0, 10) == 48 and parse_span("0.25s", 200.0, 10) == 50
+    assert parse_span(None, float("nan"), 10) == 10
+    with pytest.raises(ValueError, match="frame rate"):
+        parse_span("0.2s", float("nan"), 10)
