@@ -134,8 +134,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         device=args.device,
         fps=args.fps,
         align=args.align,
+        classify_only=args.classify_only,
     )
-    files = write_outputs(result, Path(args.out))
+    files = write_outputs(result, Path(args.out), save_flow=args.save_flow)
     done = [w for w in result.windows if w.complete]
     print(
         f"{result.input}: {result.num_frames} frames, {len(result.windows)} windows "
@@ -287,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, help="frame rate of a frame folder (videos carry their own)")
     p.add_argument("--align", choices=("per-frame", "onset"), default="per-frame")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--classify-only", action="store_true", help="skip flow and landmarks per window (faster)")
+    p.add_argument("--save-flow", action="store_true", help="also write every window's predicted flow (flows.npz)")
     p.set_defaults(func=_cmd_predict)
     return parser
 

@@ -38,6 +38,7 @@ def test_video_through_the_whole_command(tmp_path, checkpoint, capsys):
                 "16",
                 "--stride",
                 "0.08s",
+                "--save-flow",
             ]
         )
         == 0
@@ -50,9 +51,15 @@ def test_video_through_the_whole_command(tmp_path, checkpoint, capsys):
     assert first["sampled_frames"] == list(range(0, 16, 2)) and first["end_s"] == pytest.approx(0.15)
     assert sum(first["probabilities"].values()) == pytest.approx(1, abs=1e-4)
     assert set(data["region_motion_px"]) == {"brows", "eyes", "nose", "mouth corners", "chin"}
+    # every complete window has its own landmarks and region motion
+    assert np.array(first["predicted_landmarks"]).shape == (7, 68, 2)
+    assert all(w["region_motion_px"]["eyes"] >= 0 for w in data["windows"])
     assert (out / "predictions.csv").read_text().count("\n") == 1 + 3
     for name in ("probabilities.png", "flow.png", "landmarks.png", "regions.png"):
         assert (out / name).stat().st_size > 5000, name
+    with np.load(out / "flows.npz") as flows:
+        assert sorted(flows.files) == ["window_0", "window_1", "window_2"]
+        assert flows["window_1"].shape == (7, 2, 128, 128)
     html = (out / "report.html").read_text()
     assert "face.avi" in html and html.count("data:image/png;base64,") == 4 and 'src="http' not in html
 
@@ -62,11 +69,12 @@ def test_face_leaving_midway_marks_windows_and_reports_times(tmp_path, checkpoin
     for i in range(20, 32):
         frames[i] = np.full_like(frames[i], 100)  # the face is gone
     folder = write_frames(tmp_path / "frames", frames, pattern="f{:04d}.png")
-    result = predict(folder, checkpoint, window="16", stride="4", fps=50.0)
+    result = predict(folder, checkpoint, window="16", stride="4", fps=50.0, classify_only=True)
     assert result.frames_without_face == list(range(20, 32))
     complete = [w.complete for w in result.windows]
     assert complete == [True, True, False, False, False]
     assert result.windows[2].probabilities is None and result.windows[0].probabilities is not None
+    assert result.windows[0].flow is None  # classify_only skipped the flow head
     assert result.to_dict()["frames_without_face"][0]["time_s"] == pytest.approx(0.4)
 
 

@@ -25,6 +25,29 @@ from mol.data.frames import FrameError, is_video_file, read_frames, read_video_g
 from mol.model.checkpoint import load_checkpoint, read_checkpoint_metadata
 
 CLIP_FRAMES = 8
+# facial regions for "where the face moved": landmark indices of the 68-point scheme
+REGIONS: dict[str, list[int]] = {
+    "brows": list(range(17, 27)),
+    "eyes": list(range(36, 48)),
+    "nose": list(range(27, 36)),
+    "mouth corners": [48, 54, 60, 64],
+    "chin": [*range(6, 11), 57, 58, 59],
+}
+
+
+def region_motion(flow: np.ndarray, points: np.ndarray, radius: float = 6.0) -> dict[str, float]:
+    """Mean flow magnitude (px per frame pair) within ``radius`` of each region's landmarks.
+    flow (P, 2, H, W); points (68, 2) in the same pixels."""
+    magnitude = np.linalg.norm(flow.astype(np.float32), axis=1).mean(0)
+    h, w = magnitude.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    out = {}
+    for name, idx in REGIONS.items():
+        mask = np.zeros((h, w), bool)
+        for x, y in points[idx]:
+            mask |= (xs - x) ** 2 + (ys - y) ** 2 <= radius**2
+        out[name] = round(float(magnitude[mask].mean()), 4) if mask.any() else None
+    return out
 
 
 @dataclass
@@ -36,6 +59,8 @@ class Window:
     complete: bool  # every sampled frame had a face
     probabilities: list[float] | None = None
     top_class: str | None = None
+    flow: np.ndarray | None = field(default=None, repr=False)  # (7, 2, 128, 128) float16
+    predicted_landmarks: np.ndarray | None = field(default=None, repr=False)  # (7, 68, 2), crop pixels
 
 
 @dataclass
@@ -72,6 +97,9 @@ class Prediction:
             "seconds": self.seconds,
             "windows": [
                 {
+                    "predicted_landmarks": None
+                    if w.predicted_landmarks is None
+                    else np.round(w.predicted_landmarks, 2).tolist(),
                     "index": w.index,
                     "start_frame": w.start,
                     "end_frame": w.end,
@@ -83,6 +111,9 @@ class Prediction:
                     if w.probabilities is None
                     else dict(zip(self.classes, w.probabilities, strict=True)),
                     "top_class": w.top_class,
+                    "region_motion_px": None
+                    if w.flow is None
+                    else region_motion(w.flow, self.landmarks[w.frames[0]] - EVAL_OFFSET),
                 }
                 for w in self.windows
             ],
@@ -136,8 +167,12 @@ def predict(
     fps: float | None = None,
     batch_size: int = 8,
     align: str = "per-frame",
+    classify_only: bool = False,
 ) -> Prediction:
-    """Run a trained MOL checkpoint over a video file or a folder of frames."""
+    """Run a trained MOL checkpoint over a video file or a folder of frames.
+
+    Every complete window gets class probabilities, predicted flow and landmarks
+    (``classify_only`` skips the flow and landmark heads, ~15× cheaper)."""
     input_path = Path(input_path)
     clock = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -171,11 +206,15 @@ def predict(
         chunk = complete[i : i + batch_size]
         clips = torch.stack([normalize_frames(crop[w.frames])[None] for w in chunk]).to(device)
         with torch.no_grad():
-            out = model(clips, heads=("mer",))
-        for w, p in zip(chunk, torch.softmax(out.mer_logits.float(), 1).cpu().tolist(), strict=True):
+            out = model(clips, heads=("mer",) if classify_only else ("mer", "flow", "landmarks"))
+        probs = torch.softmax(out.mer_logits.float(), 1).cpu().tolist()
+        for j, (w, p) in enumerate(zip(chunk, probs, strict=True)):
             w.probabilities = [round(v, 6) for v in p]
             w.top_class = classes[int(np.argmax(p))]
-    lap("classify windows")
+            if not classify_only:
+                w.flow = out.flow[j].permute(3, 0, 1, 2).cpu().numpy().astype(np.float16)
+                w.predicted_landmarks = out.landmarks[j].T.reshape(7, 68, 2).float().cpu().numpy()
+    lap("model on every window")
     result = Prediction(
         input=str(input_path),
         fps=rate,
@@ -200,6 +239,6 @@ def predict(
         result.flow = out.flow[0].permute(3, 0, 1, 2).float().cpu().numpy()  # (7, 2, 128, 128)
         result.predicted_landmarks = out.landmarks[0].T.reshape(7, 68, 2).float().cpu().numpy()
         result.saliency = features["g"].abs().mean(dim=(0, 1)).float().cpu().numpy()  # (16, 16)
-    lap("flow and landmarks of the best window")
+    lap("saliency of the best window")
     result.seconds = seconds
     return result

@@ -8,13 +8,19 @@ import html
 import json
 from pathlib import Path
 
+import numpy as np
+
 from mol.infer.predict import Prediction
 from mol.infer.visualize import plot_flow, plot_landmarks, plot_probabilities, plot_regions_and_saliency
 
 
-def write_outputs(prediction: Prediction, out: Path) -> dict[str, Path]:
+def write_outputs(prediction: Prediction, out: Path, save_flow: bool = False) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = {"json": out / "predictions.json", "csv": out / "predictions.csv"}
+    with_flow = [w for w in prediction.windows if w.flow is not None]
+    if save_flow and with_flow:
+        files["flows"] = out / "flows.npz"  # per window: (7, 2, 128, 128) float16 over its sampled pairs
+        np.savez_compressed(files["flows"], **{f"window_{w.index}": w.flow for w in with_flow})
     data = prediction.to_dict()
     files["probabilities"] = out / "probabilities.png"
     plot_probabilities(prediction, files["probabilities"])

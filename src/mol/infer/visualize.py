@@ -9,15 +9,7 @@ import cv2
 import numpy as np
 
 from mol.data.clips import CROP, EVAL_OFFSET
-from mol.infer.predict import Prediction
-
-REGIONS: dict[str, list[int]] = {
-    "brows": list(range(17, 27)),
-    "eyes": list(range(36, 48)),
-    "nose": list(range(27, 36)),
-    "mouth corners": [48, 54, 60, 64],
-    "chin": [*range(6, 11), 57, 58, 59],
-}
+from mol.infer.predict import Prediction, region_motion
 
 
 def _plt():
@@ -46,23 +38,6 @@ def colour_wheel(size: int = 64) -> np.ndarray:
     wheel = flow_to_rgb(np.stack([xs, ys], -1), max_magnitude=1.0)
     wheel[np.hypot(xs, ys) > 1] = 255
     return wheel
-
-
-def region_motion(prediction: Prediction) -> dict[str, float]:
-    """Mean predicted flow magnitude (px per pair) in a disk around each facial region."""
-    if prediction.flow is None:
-        return {}
-    window = prediction.windows[prediction.best_window]
-    points = prediction.landmarks[window.frames[0]] - EVAL_OFFSET
-    magnitude = np.linalg.norm(prediction.flow, axis=1).mean(0)  # (128, 128)
-    ys, xs = np.mgrid[0:CROP, 0:CROP]
-    out = {}
-    for name, idx in REGIONS.items():
-        mask = np.zeros((CROP, CROP), bool)
-        for x, y in points[idx]:
-            mask |= (xs - x) ** 2 + (ys - y) ** 2 <= 36
-        out[name] = float(magnitude[mask].mean()) if mask.any() else float("nan")
-    return out
 
 
 def plot_probabilities(prediction: Prediction, path: Path) -> None:
@@ -140,8 +115,8 @@ def plot_landmarks(prediction: Prediction, path: Path) -> None:
 
 def plot_regions_and_saliency(prediction: Prediction, path: Path) -> dict[str, float]:
     plt = _plt()
-    motion = region_motion(prediction)
     window = prediction.windows[prediction.best_window]
+    motion = region_motion(prediction.flow, prediction.landmarks[window.frames[0]] - EVAL_OFFSET)
     o = EVAL_OFFSET
     face = prediction.aligned[window.frames[0], o : o + CROP, o : o + CROP]
     saliency = cv2.resize(prediction.saliency, (CROP, CROP), interpolation=cv2.INTER_CUBIC)
