@@ -10,7 +10,7 @@ from mol.model import MOL, CheckpointError, load_checkpoint, save_checkpoint
 
 
 def test_round_trip_keeps_configuration_and_outputs(tmp_path):
-    model = MOL(num_classes=3, k=3, ccc_neighbors="channels").eval()
+    model = MOL(num_classes=3, k=3, ccc_neighbors="channels", dropout=0.2).eval()
     path = save_checkpoint(model, tmp_path / "run" / "fold.safetensors")
     loaded = load_checkpoint(path).eval()
     assert loaded.config == model.config

@@ -27,6 +27,7 @@ class MOLConfig:
     num_classes: int = 5
     k: int = 4
     ccc_neighbors: NeighborMode = "positions"
+    dropout: float = 0.5  # MER head (the reference: 0.5)
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:
@@ -70,14 +71,16 @@ class MOL(nn.Module):
     whole clip and running statistics take one momentum update per step instead of several.
     """
 
-    def __init__(self, num_classes: int = 5, k: int = 4, ccc_neighbors: NeighborMode = "positions") -> None:
+    def __init__(
+        self, num_classes: int = 5, k: int = 4, ccc_neighbors: NeighborMode = "positions", dropout: float = 0.5
+    ) -> None:
         super().__init__()
-        self.config = MOLConfig(num_classes=num_classes, k=k, ccc_neighbors=ccc_neighbors)
+        self.config = MOLConfig(num_classes=num_classes, k=k, ccc_neighbors=ccc_neighbors, dropout=dropout)
         self.conv_stack = ConvStack()
         self.f5c_a = F5C(k=k, neighbors=ccc_neighbors)
         self.f5c_b = F5C(k=k, neighbors=ccc_neighbors)
         self.flow_head = FlowHead()
-        self.mer_head = MERHead(num_classes)
+        self.mer_head = MERHead(num_classes, dropout=dropout)
         self.landmark_head = LandmarkHead()
 
     @classmethod

@@ -21,6 +21,7 @@ class TrainConfig:
     num_classes: int | None = None  # None: from the cache's class scheme
     k: int = 4
     ccc_neighbors: str = "positions"
+    dropout: float = 0.5  # MER head dropout (the reference: 0.5)
     loss_mer: float = 1.0
     loss_flow: float = 10.0
     loss_landmark: float = 0.1

@@ -158,7 +158,9 @@ def train_fold(
     device = _device(config)
     torch.manual_seed(seed)
     num_classes = config.num_classes or len(data.classes)
-    model = MOL(num_classes=num_classes, k=config.k, ccc_neighbors=config.ccc_neighbors).to(device)
+    model = MOL(num_classes=num_classes, k=config.k, ccc_neighbors=config.ccc_neighbors, dropout=config.dropout).to(
+        device
+    )
     optimizer = make_optimizer(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "float16")
     weights = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark)
