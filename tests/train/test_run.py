@@ -44,6 +44,8 @@ def test_train_writes_results_consistent_with_predictions(cache, tmp_path):
     saved = json.loads((run / "metrics.json").read_text())
     assert saved["clip_level"]["accuracy"] == pytest.approx(expected["accuracy"])
     assert "last step" in saved["model_selection"][0]
+    events = list((run / folds[0] / "tensorboard").glob("events.out.tfevents.*"))
+    assert events and events[0].stat().st_size > 100
 
 
 def test_joint_objective_trains_all_heads_and_reports_their_errors(cache, tmp_path):

@@ -228,6 +228,10 @@ def train_fold(
                 yield batch
             epoch, consumed, skip = epoch + 1, 0, 0
 
+    # TensorBoard events (rank 0), appended to on resume: `tensorboard --logdir RUN_DIR`
+    from torch.utils.tensorboard import SummaryWriter
+
+    events = SummaryWriter(str(fold_dir / "tensorboard"), purge_step=step + 1) if rank == 0 else None
     stream = batches()
     bar = tqdm(
         total=config.steps, initial=step, desc=f"fold {fold.name}", unit="step", disable=not progress or rank != 0
@@ -248,6 +252,9 @@ def train_fold(
         seen += len(batch["label"]) * world
         record = {"step": step, **{k: float(v.detach()) for k, v in terms._asdict().items()}}
         history.append(record)
+        if events is not None:
+            for key in ("total", "mer", "flow", "landmark"):
+                events.add_scalar(f"loss/{key}", record[key], step)
         bar.set_postfix(loss=f"{record['total']:.3f}", clips_s=f"{seen / (time.perf_counter() - started):.1f}")
         bar.update()
         if config.eval_every and step % config.eval_every == 0 and rank == 0:
@@ -282,6 +289,8 @@ def train_fold(
         if config.patience and stale >= config.patience:
             break
     bar.close()
+    if events is not None:
+        events.close()
     _barrier()
     if rank != 0:
         return {}
