@@ -269,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         "where every output lies.",
     )
     p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")
-    p.add_argument("--subjects", type=int, default=3, help="synthetic identities, one LOSO fold each (default 3)")
+    p.add_argument("--subjects", type=int, default=4, help="synthetic identities, one LOSO fold each (default 4)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the synthetic-demo preset")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)

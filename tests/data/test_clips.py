@@ -77,3 +77,13 @@ def test_dataloader_workers_open_their_own_handle(cache):
     loader = torch.utils.data.DataLoader(ClipDataset(cache, train=True), batch_size=2, num_workers=2)
     batch = next(iter(loader))
     assert batch["clip"].shape == (2, 1, 8, 128, 128) and batch["label"].tolist() == [1, 1]
+
+
+def test_crop_jitter_sets_the_training_crop_range(cache):
+    centred = ClipDataset(cache, train=True, crop_jitter=0)
+    torch.testing.assert_close(centred[0]["clip"], ClipDataset(cache)[0]["clip"])
+    narrow = ClipDataset(cache, train=True, crop_jitter=2, seed=5)
+    offsets = {narrow._augmentation(i)[:2] for i in range(len(narrow))}
+    assert all(6 <= o <= 10 for pair in offsets for o in pair)
+    with pytest.raises(ValueError, match="crop_jitter"):
+        ClipDataset(cache, train=True, crop_jitter=9)

@@ -8,7 +8,10 @@ def test_every_preset_loads_and_validates():
     assert names == ["casme2-5cls", "megc2019-3cls", "samm-5cls", "smic-3cls", "synthetic-demo"]
     for name in names:
         config = load_config(name)
-        assert config.loss_mer == 1.0 and config.lr == 1e-4 and config.weight_decay == 1e-3
+        assert config.loss_mer == 1.0 and config.weight_decay == 1e-3
+    for name in ("casme2-5cls", "samm-5cls", "smic-3cls", "megc2019-3cls"):  # the reference's objective
+        config = load_config(name)
+        assert (config.lr, config.loss_flow, config.loss_landmark, config.crop_jitter) == (1e-4, 10.0, 0.1, 8)
     assert load_config("megc2019-3cls").protocol == "composite"
     assert load_config("casme2-5cls").batch_size == 32 and load_config("casme2-5cls").steps == 1000
 

@@ -49,7 +49,9 @@ def test_train_writes_results_consistent_with_predictions(cache, tmp_path):
 
 
 def test_joint_objective_trains_all_heads_and_reports_their_errors(cache, tmp_path):
-    config = load_config("synthetic-demo", ["batch_size=2", "steps=1", "precision=float32"])
+    config = load_config(
+        "synthetic-demo", ["batch_size=2", "steps=1", "precision=float32", "loss_flow=10", "loss_landmark=0.1"]
+    )
     results = train_run([str(cache)], tmp_path / "joint", config, folds=["0"], progress=False)
     assert results["test_ground_truth_errors"]["flow_epe_px"] > 0
     assert results["test_ground_truth_errors"]["landmark_nme_percent"] > 0

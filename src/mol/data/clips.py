@@ -75,7 +75,11 @@ class ClipDataset(Dataset):
         train: bool = False,
         flip: bool = False,
         seed: int = 0,
+        crop_jitter: int = EVAL_OFFSET,
     ) -> None:
+        """``crop_jitter`` j: training crops start at a random offset in [8 - j, 8 + j] (both axes,
+        shared by the clip's frames); the reference's 0..16 is j = 8, and j = 0 always crops the
+        centre like evaluation (faster to learn on short schedules)."""
         self.cache = cache if isinstance(cache, Cache) else Cache(cache)
         self.refs = clip_refs(self.cache, video_indices)
         self.train = train
@@ -85,7 +89,11 @@ class ClipDataset(Dataset):
         margin = self.cache.options["size"] - CROP
         if margin < 0:
             raise ValueError(f"{self.cache.path}: aligned size {self.cache.options['size']} is below the crop {CROP}")
-        self.max_offset = margin
+        if not 0 <= crop_jitter <= min(EVAL_OFFSET, margin - EVAL_OFFSET):
+            raise ValueError(
+                f"crop_jitter must be within 0..{min(EVAL_OFFSET, margin - EVAL_OFFSET)}, got {crop_jitter}"
+            )
+        self.crop_jitter = crop_jitter
 
     def __len__(self) -> int:
         return len(self.refs)
@@ -98,7 +106,8 @@ class ClipDataset(Dataset):
         if not self.train:
             return EVAL_OFFSET, EVAL_OFFSET, False
         rng = np.random.default_rng((self.seed, self.epoch, index))
-        ox, oy = (int(v) for v in rng.integers(0, self.max_offset + 1, size=2))
+        j = self.crop_jitter
+        ox, oy = (int(v) for v in rng.integers(EVAL_OFFSET - j, EVAL_OFFSET + j + 1, size=2))
         return ox, oy, bool(self.flip and rng.random() < 0.5)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor | int]:

@@ -34,6 +34,7 @@ class TrainConfig:
     patience: int = 0  # validations without improvement before stopping (0: never stop early)
     report_oracle: bool = False  # also report the reference's best-test-epoch figure (optimistic)
     flip: bool = True
+    crop_jitter: int = 8  # training crops at 8 ± crop_jitter (the reference: 0..16, i.e. 8)
     precision: str = "float32"
     device: str = "cpu"
     seed: int = 0

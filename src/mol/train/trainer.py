@@ -55,12 +55,15 @@ def open_caches(paths: list[str | Path]) -> RunData:
 class MultiCacheClips(Dataset):
     """The clips of chosen videos across caches; items carry their cache index."""
 
-    def __init__(self, data: RunData, videos: list[VideoRef], train: bool, flip: bool, seed: int) -> None:
+    def __init__(
+        self, data: RunData, videos: list[VideoRef], train: bool, flip: bool, seed: int, crop_jitter: int = 8
+    ) -> None:
         self.parts = []
         for i, cache in enumerate(data.caches):
             indices = [v.index for v in videos if v.cache == i]
             if indices:
-                self.parts.append((i, ClipDataset(cache, indices, train=train, flip=flip, seed=seed)))
+                part = ClipDataset(cache, indices, train=train, flip=flip, seed=seed, crop_jitter=crop_jitter)
+                self.parts.append((i, part))
         self.offsets = np.cumsum([0] + [len(p) for _, p in self.parts])
 
     def __len__(self) -> int:
@@ -165,7 +168,9 @@ def train_fold(
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "float16")
     weights = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark)
     heads = weights.heads() if config.loss_mer else ("mer", *weights.heads())
-    train_ds = MultiCacheClips(data, fold.train, train=True, flip=config.flip, seed=seed)
+    train_ds = MultiCacheClips(
+        data, fold.train, train=True, flip=config.flip, seed=seed, crop_jitter=config.crop_jitter
+    )
     val_ds = MultiCacheClips(data, fold.val, train=False, flip=False, seed=seed) if fold.val else None
     test_ds = MultiCacheClips(data, fold.test, train=False, flip=False, seed=seed)
     if len(train_ds) == 0 or len(test_ds) == 0:
