@@ -74,7 +74,8 @@ def test_face_leaving_midway_marks_windows_and_reports_times(tmp_path, checkpoin
     complete = [w.complete for w in result.windows]
     assert complete == [True, True, False, False, False]
     assert result.windows[2].probabilities is None and result.windows[0].probabilities is not None
-    assert result.windows[0].flow is None  # classify_only skipped the flow head
+    # classify_only skipped the flow head everywhere but in the one window shown in detail
+    assert [w.flow is not None for w in result.windows] == [w.index == result.best_window for w in result.windows]
     assert result.to_dict()["frames_without_face"][0]["time_s"] == pytest.approx(0.4)
 
 

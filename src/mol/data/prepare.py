@@ -152,9 +152,8 @@ def _load_shard(path: Path) -> tuple[dict, dict]:
 
 
 def _write_report(report: PrepareReport) -> tuple[Path, Path]:
-    base = report.cache.with_name(report.cache.name)
-    json_path = base.with_name(base.name + ".report.json")
-    csv_path = base.with_name(base.name + ".report.csv")
+    json_path = report.cache.with_name(report.cache.name + ".report.json")
+    csv_path = report.cache.with_name(report.cache.name + ".report.csv")
     columns = ["key", "subject", "video", "emotion", "status", "reason", "frames", "flow_pairs", "missing_faces"]
     json_path.write_text(json.dumps({"summary": report.summary(), "videos": report.rows}, indent=2, default=str))
     with open(csv_path, "w", newline="") as fh:

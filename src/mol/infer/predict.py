@@ -61,6 +61,7 @@ class Window:
     top_class: str | None = None
     flow: np.ndarray | None = field(default=None, repr=False)  # (7, 2, 128, 128) float16
     predicted_landmarks: np.ndarray | None = field(default=None, repr=False)  # (7, 68, 2), crop pixels
+    saliency: np.ndarray | None = field(default=None, repr=False)  # (16, 16) mean |F5C-B activation|
 
 
 @dataclass
@@ -76,11 +77,23 @@ class Prediction:
     windows: list[Window]
     aligned: np.ndarray = field(repr=False)  # (L, 144, 144) uint8
     landmarks: np.ndarray = field(repr=False)  # (L, 68, 2) detected, aligned pixels
-    best_window: int | None = None
-    flow: np.ndarray | None = field(default=None, repr=False)  # (7, 2, 128, 128), best window
-    predicted_landmarks: np.ndarray | None = field(default=None, repr=False)  # (7, 68, 2), best window
-    saliency: np.ndarray | None = field(default=None, repr=False)  # (16, 16), best window
+    best_window: int | None = None  # the window shown in detail
     seconds: dict[str, float] = field(default_factory=dict)  # where the time went
+
+    @property
+    def flow(self) -> np.ndarray | None:
+        """(7, 2, 128, 128) predicted flow of the best window."""
+        return None if self.best_window is None else self.windows[self.best_window].flow
+
+    @property
+    def predicted_landmarks(self) -> np.ndarray | None:
+        """(7, 68, 2) predicted landmarks of the best window, crop pixels."""
+        return None if self.best_window is None else self.windows[self.best_window].predicted_landmarks
+
+    @property
+    def saliency(self) -> np.ndarray | None:
+        """(16, 16) F5C saliency of the best window."""
+        return None if self.best_window is None else self.windows[self.best_window].saliency
 
     def time_of(self, frame: int) -> float:
         return frame / self.fps if self.fps > 0 else math.nan
@@ -202,18 +215,28 @@ def predict(
     o = EVAL_OFFSET
     crop = aligned.frames[:, o : o + CROP, o : o + CROP]
     complete = [w for w in windows if w.complete]
-    for i in range(0, len(complete), batch_size):
-        chunk = complete[i : i + batch_size]
+
+    def run(chunk: list[Window], heads: tuple[str, ...]) -> None:
+        """One batch of windows through the model; fills the windows' outputs."""
         clips = torch.stack([normalize_frames(crop[w.frames])[None] for w in chunk]).to(device)
+        features = {}
+        hook = model.f5c_b.register_forward_hook(lambda _m, _i, out: features.__setitem__("g", out.detach()))
         with torch.no_grad():
-            out = model(clips, heads=("mer",) if classify_only else ("mer", "flow", "landmarks"))
+            out = model(clips, heads=heads)
+        hook.remove()
+        saliency = features["g"].abs().mean(1).unflatten(0, (len(chunk), -1)).mean(1).float().cpu().numpy()
         probs = torch.softmax(out.mer_logits.float(), 1).cpu().tolist()
         for j, (w, p) in enumerate(zip(chunk, probs, strict=True)):
             w.probabilities = [round(v, 6) for v in p]
             w.top_class = classes[int(np.argmax(p))]
-            if not classify_only:
+            w.saliency = saliency[j]
+            if out.flow is not None:
                 w.flow = out.flow[j].permute(3, 0, 1, 2).cpu().numpy().astype(np.float16)
                 w.predicted_landmarks = out.landmarks[j].T.reshape(7, 68, 2).float().cpu().numpy()
+
+    every = ("mer",) if classify_only else ("mer", "flow", "landmarks")
+    for i in range(0, len(complete), batch_size):
+        run(complete[i : i + batch_size], every)
     lap("model on every window")
     result = Prediction(
         input=str(input_path),
@@ -227,18 +250,11 @@ def predict(
         landmarks=aligned.landmarks,
     )
     if complete:
-        # the window where the model is most confident of a class: shown in detail
+        # the window where the model is most confident of a class is shown in detail
         best = max(complete, key=lambda w: max(w.probabilities))
         result.best_window = best.index
-        clip = normalize_frames(crop[best.frames])[None, None].to(device)
-        features = {}
-        hook = model.f5c_b.register_forward_hook(lambda _m, _i, out: features.__setitem__("g", out.detach()))
-        with torch.no_grad():
-            out = model(clip)
-        hook.remove()
-        result.flow = out.flow[0].permute(3, 0, 1, 2).float().cpu().numpy()  # (7, 2, 128, 128)
-        result.predicted_landmarks = out.landmarks[0].T.reshape(7, 68, 2).float().cpu().numpy()
-        result.saliency = features["g"].abs().mean(dim=(0, 1)).float().cpu().numpy()  # (16, 16)
-    lap("saliency of the best window")
+        if best.flow is None:  # classify_only: its flow and landmarks are still wanted
+            run([best], ("mer", "flow", "landmarks"))
+    lap("details of the best window")
     result.seconds = seconds
     return result

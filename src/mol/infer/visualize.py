@@ -49,11 +49,12 @@ def plot_probabilities(prediction: Prediction, path: Path) -> None:
     for k, name in enumerate(prediction.classes):
         y = [w.probabilities[k] if w.probabilities else np.nan for w in prediction.windows]
         ax.plot(x, y, marker="o", ms=3, label=name)
+    half = 0.5 * (x[1] - x[0] if len(x) > 1 else 1)  # half the spacing between window centres
     for w, xc in zip(prediction.windows, x, strict=True):
         if not w.complete:
             ax.axvspan(
-                xc - 0.5 * (x[1] - x[0] if len(x) > 1 else 1),
-                xc + 0.5 * (x[1] - x[0] if len(x) > 1 else 1),
+                xc - half,
+                xc + half,
                 color="grey",
                 alpha=0.2,
                 lw=0,
