@@ -10,3 +10,16 @@ sys.path.insert(0, str(Path(__file__).parent))  # lets test modules import tests
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_synthetic_cache(tmp_path_factory):
+    """3 synthetic subjects × 5 classes × 1 clip, prepared with exact flow: LOSO in seconds."""
+    from mol.data.prepare import prepare
+    from mol.data.synthetic import SynthConfig, generate_dataset
+
+    root = tmp_path_factory.mktemp("synth")
+    generate_dataset(root, SynthConfig(subjects=3, clips_per_class=1, size=160, length=(24, 26)), progress=False)
+    out = root.parent / "tiny.h5"
+    prepare("casme2", root, out, flow="exact", progress=False)
+    return out

@@ -10,8 +10,6 @@ import pandas as pd
 import pytest
 
 from mol.cli import main
-from mol.data.prepare import prepare
-from mol.data.synthetic import SynthConfig, generate_dataset
 from mol.train.config import load_config
 from mol.train.metrics import classification_metrics, confusion_matrix
 from mol.train.run import train_run
@@ -20,12 +18,8 @@ FAST = ["loss_flow=0", "loss_landmark=0", "batch_size=4", "steps=3", "precision=
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synth")
-    generate_dataset(root, SynthConfig(subjects=3, clips_per_class=1, size=160, length=(24, 26)), progress=False)
-    out = root.parent / "tiny.h5"
-    prepare("casme2", root, out, flow="exact", progress=False)
-    return out
+def cache(tiny_synthetic_cache):
+    return tiny_synthetic_cache
 
 
 def test_train_writes_results_consistent_with_predictions(cache, tmp_path):
