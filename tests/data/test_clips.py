@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mol.data.cache import Cache
-from mol.data.clips import EVAL_OFFSET, MIRROR_68, ClipDataset, normalize_frames
+from mol.data.clips import EVAL_OFFSET, MIRROR_68, ClipDataset, normalize_frames, to_model_inputs
 from mol.data.prepare import prepare
 
 from fakes import casme2_tree
@@ -56,7 +56,7 @@ def test_training_crops_shift_landmarks_once(cache):
 def test_flip_mirrors_frames_flow_and_landmarks(cache):
     plain = ClipDataset(cache)[0]
     flipped_ds = ClipDataset(cache, train=True, flip=True, seed=0)
-    flipped_ds._augmentation = lambda index: (EVAL_OFFSET, EVAL_OFFSET, True)  # flip at the eval crop
+    flipped_ds._augmentation = lambda index, epoch=None: (EVAL_OFFSET, EVAL_OFFSET, True)  # flip at the eval crop
     assert any(ClipDataset(cache, train=True, flip=True, seed=s)._augmentation(0)[2] for s in range(10))
     item = flipped_ds[0]
     torch.testing.assert_close(item["clip"], plain["clip"].flip(-1))
@@ -87,3 +87,28 @@ def test_crop_jitter_sets_the_training_crop_range(cache):
     assert all(6 <= o <= 10 for pair in offsets for o in pair)
     with pytest.raises(ValueError, match="crop_jitter"):
         ClipDataset(cache, train=True, crop_jitter=9)
+
+
+def test_raw_items_finished_on_the_device_equal_finished_items(cache):
+    finished = ClipDataset(cache, train=True, flip=True, seed=1)
+    raw = ClipDataset(cache, train=True, flip=True, seed=1, raw=True)
+    indices = list(range(len(raw)))
+    assert any(finished._augmentation(i)[2] for i in indices) and not all(finished._augmentation(i)[2] for i in indices)
+    item = raw[0]
+    assert item["clip"].dtype == torch.uint8 and item["flow"].dtype == torch.float16
+    assert item["flow"].shape == (7, 128, 128, 2) and item["landmarks"].shape == (7, 68, 2)
+    batch = to_model_inputs(torch.utils.data.default_collate([raw[i] for i in indices]), "cpu")
+    for k in ("clip", "flow", "landmarks"):
+        torch.testing.assert_close(batch[k], torch.stack([finished[i][k] for i in indices]), rtol=0, atol=0)
+    assert batch["clip"].shape == (len(indices), 1, 8, 128, 128) and batch["flow"].shape[1:] == (2, 128, 128, 7)
+
+
+def test_an_epoch_index_pair_gives_that_epochs_augmentation(cache):
+    ds = ClipDataset(cache, train=True, flip=True, seed=2)
+    ds.set_epoch(3)
+    expected = [ds[i]["clip"] for i in range(len(ds))]
+    ds.set_epoch(0)
+    got = [ds[(3, i)]["clip"] for i in range(len(ds))]
+    for a, b in zip(got, expected, strict=True):
+        torch.testing.assert_close(a, b)
+    assert any(not torch.equal(ds[i]["clip"], e) for i, e in enumerate(expected))  # epoch 0 differs

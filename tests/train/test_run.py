@@ -140,3 +140,13 @@ def test_data_parallel_with_torchrun_on_cpu(cache, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert (tmp_path / "ddp" / "fold_casme2_sub01" / "done.json").is_file()
     assert json.loads((tmp_path / "ddp" / "metrics.json").read_text())["clip_level"]["n"] > 0
+
+
+def test_loader_workers_give_the_same_training_as_the_main_process(cache, tmp_path):
+    augmenting = [*FAST, "crop_jitter=4", "flip=true", "batch_size=8", "steps=5"]  # 3 batches an epoch: two epochs
+    runs = {}
+    for workers in (0, 2):
+        config = load_config("synthetic-demo", [*augmenting, f"workers={workers}"])
+        train_run([str(cache)], tmp_path / f"w{workers}", config, folds=["0"], progress=False)
+        runs[workers] = pd.read_csv(tmp_path / f"w{workers}" / "fold_casme2_sub01" / "predictions.csv")
+    np.testing.assert_allclose(runs[0].filter(like="p_").to_numpy(), runs[2].filter(like="p_").to_numpy(), atol=1e-6)

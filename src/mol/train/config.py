@@ -40,6 +40,7 @@ class TrainConfig:
     seed: int = 0
     workers: int = 0
     checkpoint_every: int = 50  # steps between resumable checkpoints
+    log_every: int = 10  # steps between reading losses back to the host (each read waits for the GPU)
     cross_train: list[str] = field(default_factory=list)  # cross protocol: datasets to train on
     cross_test: list[str] = field(default_factory=list)  # cross protocol: datasets to test on
 
@@ -48,8 +49,8 @@ class TrainConfig:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.batch_size < 1 or self.steps < 1:
-            raise ValueError("batch_size and steps must be at least 1")
+        if self.batch_size < 1 or self.steps < 1 or self.log_every < 1:
+            raise ValueError("batch_size, steps and log_every must be at least 1")
         if not (self.loss_mer or self.loss_flow or self.loss_landmark):
             raise ValueError("at least one loss weight must be non-zero")
         if self.report_oracle and self.eval_every <= 0:

@@ -17,14 +17,15 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from mol.data.cache import Cache
-from mol.data.clips import ClipDataset
+from mol.data.clips import ClipDataset, to_model_inputs
 from mol.model.checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from mol.model.mol import MOL
 from mol.train.config import TrainConfig
-from mol.train.losses import LossWeights, joint_loss
+from mol.train.losses import LossTerms, LossWeights, joint_loss
 from mol.train.metrics import classification_metrics, confusion_matrix
 from mol.train.optim import make_optimizer
 from mol.train.protocols import Fold, VideoRef
+from mol.train.sampling import EpochBatchSampler
 
 
 # ---------------------------------------------------------------------------------------------
@@ -62,7 +63,8 @@ class MultiCacheClips(Dataset):
         for i, cache in enumerate(data.caches):
             indices = [v.index for v in videos if v.cache == i]
             if indices:
-                part = ClipDataset(cache, indices, train=train, flip=flip, seed=seed, crop_jitter=crop_jitter)
+                # raw items: compact stored types; to_model_inputs finishes them on the device
+                part = ClipDataset(cache, indices, train=train, flip=flip, seed=seed, crop_jitter=crop_jitter, raw=True)
                 self.parts.append((i, part))
         self.offsets = np.cumsum([0] + [len(p) for _, p in self.parts])
 
@@ -73,10 +75,13 @@ class MultiCacheClips(Dataset):
         for _, part in self.parts:
             part.set_epoch(epoch)
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, index: int | tuple[int, int]) -> dict:
+        """``index``: a clip number, or (epoch, clip number) for that epoch's augmentation."""
+        epoch, index = index if isinstance(index, tuple) else (None, index)
         k = int(np.searchsorted(self.offsets, index, side="right") - 1)
         cache_index, part = self.parts[k]
-        item = part[index - int(self.offsets[k])]
+        local = index - int(self.offsets[k])
+        item = part[local if epoch is None else (epoch, local)]
         item["cache"] = cache_index
         return item
 
@@ -116,18 +121,20 @@ def _device(config: TrainConfig) -> torch.device:
     return device
 
 
-def _to(batch: dict, device: torch.device) -> dict:
-    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
-
-
 @torch.no_grad()
 def predict_clips(model: MOL, dataset: Dataset, config: TrainConfig, device: torch.device, heads) -> dict:
     """Class probabilities per clip, with flow EPE and landmark NME per clip when computed."""
-    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=False, num_workers=config.workers)
+    loader = DataLoader(
+        dataset,
+        batch_size=config.batch_size,
+        shuffle=False,
+        num_workers=config.workers,
+        pin_memory=device.type == "cuda",
+    )
     model.eval()
     rows: dict[str, list] = {"cache": [], "video": [], "start": [], "label": [], "probs": [], "epe": [], "nme": []}
     for batch in loader:
-        batch = _to(batch, device)
+        batch = to_model_inputs(batch, device)
         with _autocast(config, device):
             out = model(batch["clip"], heads=heads)
         rows["probs"].append(torch.softmax(out.mer_logits.float(), dim=1).cpu())
@@ -178,13 +185,13 @@ def train_fold(
 
     fold_dir.mkdir(parents=True, exist_ok=True)
     resume_path = fold_dir / "resume.pt"
-    step, epoch, consumed, history, best = 0, 0, 0, [], {"uf1": -1.0, "step": 0}
+    step, history, best = 0, [], {"uf1": -1.0, "step": 0}
     evaluations: list[dict] = []
     if resume_path.exists():
         state = torch.load(resume_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        step, epoch, consumed = int(state["step"]), int(state["epoch"]), int(state["consumed"])
+        step = int(state["step"])  # the batch stream and data position follow from the step
         torch.set_rng_state(state["rng"])  # dropout continues as if never interrupted
         history, best = json.loads(state["history"]), json.loads(state["best"])
         evaluations = json.loads(state["evaluations"])
@@ -198,54 +205,50 @@ def train_fold(
         else model
     )
 
-    def batches():
-        """Endless batches; a resumed run skips the batches its epoch had already used, so it
-        sees exactly the data an uninterrupted run would."""
-        nonlocal epoch, consumed
-        skip = consumed
-        while True:
-            train_ds.set_epoch(epoch)
-            if world > 1:
-                sampler = torch.utils.data.distributed.DistributedSampler(train_ds, world, rank, seed=seed)
-                sampler.set_epoch(epoch)
-                loader = DataLoader(
-                    train_ds,
-                    config.batch_size,
-                    sampler=sampler,
-                    num_workers=config.workers,
-                    drop_last=len(train_ds) >= config.batch_size * world,
-                )
-            else:
-                g = torch.Generator().manual_seed(seed * 100003 + epoch)
-                loader = DataLoader(
-                    train_ds,
-                    config.batch_size,
-                    shuffle=True,
-                    generator=g,
-                    num_workers=config.workers,
-                    drop_last=len(train_ds) >= config.batch_size,
-                    pin_memory=device.type == "cuda",
-                )
-            for i, batch in enumerate(loader):
-                if i < skip:
-                    continue
-                consumed = i + 1
-                yield batch
-            epoch, consumed, skip = epoch + 1, 0, 0
+    # One persistent loader per fold over an endless, step-indexed batch stream: workers start
+    # once (not once per epoch), and a run resumed at step n reads batch n onwards, exactly as
+    # an uninterrupted run would.
+    sampler = EpochBatchSampler(len(train_ds), config.batch_size, seed, rank=rank, world=world, start=step)
+    loader = DataLoader(
+        train_ds,
+        batch_sampler=sampler,
+        num_workers=config.workers,
+        persistent_workers=config.workers > 0,
+        prefetch_factor=4 if config.workers > 0 else None,
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator().manual_seed(seed),  # worker seeds; leaves the global RNG (dropout) alone
+    )
+    stream = iter(loader)
 
     # TensorBoard events (rank 0), appended to on resume: `tensorboard --logdir RUN_DIR`
     from torch.utils.tensorboard import SummaryWriter
 
     events = SummaryWriter(str(fold_dir / "tensorboard"), purge_step=step + 1) if rank == 0 else None
-    stream = batches()
     bar = tqdm(
         total=config.steps, initial=step, desc=f"fold {fold.name}", unit="step", disable=not progress or rank != 0
     )
     started, seen = time.perf_counter(), 0
     stale = 0
+    pending: list[tuple[int, torch.Tensor]] = []  # loss terms still on the device
+
+    def flush() -> None:
+        """Read pending losses back to the host (one synchronisation for many steps)."""
+        if not pending:
+            return
+        values = torch.stack([t for _, t in pending]).float().cpu().tolist()
+        for (at, _), row in zip(pending, values, strict=True):
+            record = {"step": at, **dict(zip(LossTerms._fields, row, strict=True))}
+            history.append(record)
+            if events is not None:
+                for key in ("total", "mer", "flow", "landmark"):
+                    events.add_scalar(f"loss/{key}", record[key], at)
+        pending.clear()
+        rate = seen / (time.perf_counter() - started)
+        bar.set_postfix(loss=f"{history[-1]['total']:.3f}", clips_s=f"{rate:.1f}", refresh=False)
+
     while step < config.steps:
         model.train()
-        batch = _to(next(stream), device)
+        batch = to_model_inputs(next(stream), device)
         optimizer.zero_grad(set_to_none=True)
         with _autocast(config, device):
             out = ddp_model(batch["clip"], heads=heads)
@@ -255,14 +258,12 @@ def train_fold(
         scaler.update()
         step += 1
         seen += len(batch["label"]) * world
-        record = {"step": step, **{k: float(v.detach()) for k, v in terms._asdict().items()}}
-        history.append(record)
-        if events is not None:
-            for key in ("total", "mer", "flow", "landmark"):
-                events.add_scalar(f"loss/{key}", record[key], step)
-        bar.set_postfix(loss=f"{record['total']:.3f}", clips_s=f"{seen / (time.perf_counter() - started):.1f}")
+        pending.append((step, torch.stack([t.detach().float() for t in terms])))
+        if len(pending) >= config.log_every or step == config.steps:
+            flush()
         bar.update()
         if config.eval_every and step % config.eval_every == 0 and rank == 0:
+            flush()
             if val_ds is not None:
                 uf1 = _uf1(predict_clips(model, val_ds, config, device, ("mer",)), num_classes)
                 if uf1 > best["uf1"]:
@@ -277,14 +278,13 @@ def train_fold(
                     {"step": step, "pred": pred["probs"].argmax(1).tolist(), "label": pred["label"].tolist()}
                 )
         if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
+            flush()  # the saved history is complete up to the saved step
             _save_resume(
                 resume_path,
                 {
                     "model": model.state_dict(),
                     "optimizer": optimizer.state_dict(),
                     "step": step,
-                    "epoch": epoch,
-                    "consumed": consumed,
                     "rng": torch.get_rng_state(),
                     "history": json.dumps(history),
                     "best": json.dumps(best),
@@ -293,7 +293,9 @@ def train_fold(
             )
         if config.patience and stale >= config.patience:
             break
+    flush()
     bar.close()
+    del stream, loader  # stops the loader's workers
     if events is not None:
         events.close()
     _barrier()
