@@ -52,6 +52,26 @@ def test_bench_json_report(capsys):
     assert report["versions"]["torch"] == torch.__version__
 
 
+def test_bench_channels_last_reports_its_layout(capsys):
+    args = ["bench", "--batch", "1", "--repeats", "1", "--warmup", "0", "--channels-last", "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["channels_last"] is True and "compile off" in report["compile"]
+
+
+def test_bench_data_times_the_training_loader(tiny_synthetic_cache, capsys):
+    args = ["bench", "--data", str(tiny_synthetic_cache), "--batch", "4", "--batches", "3", "--json"]
+    assert main([*args, "--workers", "1"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["clips_in_cache"] == 45 and report["workers"] == 1 and report["clips_per_s"] > 0
+    # uint8 frames + float16 flow + float32 landmarks, and the float32 model inputs
+    assert report["bytes_per_clip_read"] == 8 * 128 * 128 + 7 * 128 * 128 * 2 * 2 + 7 * 136 * 4
+    assert report["bytes_per_clip_model"] == (8 * 128 * 128 + 7 * 128 * 128 * 2 + 7 * 136) * 4
+    assert report["peak_rss_mib_workers"] > 0
+    assert main(["bench", "--data", str(tiny_synthetic_cache) + ".missing"]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
 def test_bench_rejects_bad_arguments(capsys):
     assert main(["bench", "--batch", "0"]) == 2
     assert "batch" in capsys.readouterr().err

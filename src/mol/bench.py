@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from mol.model.mol import CLIP_FRAMES, FRAME_SIZE, MOL
+from mol.train.acceleration import CompiledOrEager, to_channels_last
 from mol.train.losses import joint_loss
 from mol.train.optim import make_optimizer
 
@@ -46,6 +47,8 @@ class BenchReport:
     eval_forward: PhaseTiming
     parameters: int
     saved_for_backward_mib: float
+    channels_last: bool = False
+    compile: str = "none"
     versions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -139,8 +142,14 @@ def run_bench(
     warmup: int = 2,
     num_classes: int = 5,
     progress: Callable[[str], None] | None = None,
+    channels_last: bool = False,
+    compile_mode: str = "none",
 ) -> BenchReport:
-    """Time the eval forward, then the training step (forward, joint loss, backward, AdamW)."""
+    """Time the eval forward, then the training step (forward, joint loss, backward, AdamW).
+
+    ``channels_last`` and ``compile_mode`` are the training options of the same names (see
+    :mod:`mol.train.acceleration`); the eval forward and the training step are compiled
+    separately, as a run would use them."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if batch < 1 or repeats < 1 or warmup < 0:
@@ -152,6 +161,10 @@ def run_bench(
     model = MOL(num_classes=num_classes).to(dev)
     if dtype == "float64":
         model = model.double()
+    if channels_last:
+        to_channels_last(model)
+    eval_model = CompiledOrEager(model, compile_mode)
+    train_model = CompiledOrEager(model, compile_mode)
     data = synthetic_batch(batch, num_classes, dev)
     if dtype == "float64":
         data = {k: (v.double() if v.is_floating_point() else v) for k, v in data.items()}
@@ -167,12 +180,12 @@ def run_bench(
 
     def eval_forward() -> None:
         with torch.inference_mode(), autocast():
-            model(data["clip"])
+            eval_model(data["clip"])
 
     def train_step() -> None:
         optimizer.zero_grad(set_to_none=True)
         with autocast():
-            out = model(data["clip"])
+            out = train_model(data["clip"])
         loss = joint_loss(out, data["label"], data["flow"], data["landmarks"]).total
         scaler.scale(loss).backward()
         scaler.step(optimizer)
@@ -204,6 +217,8 @@ def run_bench(
         eval_forward=eval_timing,
         parameters=sum(p.numel() for p in model.parameters()),
         saved_for_backward_mib=saved,
+        channels_last=channels_last,
+        compile=f"eval: {eval_model.status}; train: {train_model.status}",
         versions={
             "python": sys.version.split()[0],
             "torch": torch.__version__,
@@ -217,7 +232,9 @@ def run_bench(
 def format_report(report: BenchReport) -> str:
     rows = [
         f"MOL bench: batch {report.batch}, {report.dtype}, {report.device} ({report.device_name}), "
-        f"{report.threads} threads, {report.parameters / 1e6:.1f} M parameters",
+        f"{report.threads} threads, {report.parameters / 1e6:.1f} M parameters"
+        + (", channels-last" if report.channels_last else "")
+        + (f", {report.compile}" if "compile mode" in report.compile else ""),
         f"{'phase':<15}{'ms median':>12}{'min':>10}{'max':>10}{'clips/s':>10}{'peak MiB':>11}",
     ]
     for name, t in (("training step", report.train_step), ("eval forward", report.eval_forward)):
@@ -229,3 +246,98 @@ def format_report(report: BenchReport) -> str:
     rows.append(f"tensors saved for backward in one training step: {report.saved_for_backward_mib:.0f} MiB")
     rows.append("versions: " + ", ".join(f"{k} {v}" for k, v in report.versions.items()))
     return "\n".join(rows)
+
+
+@dataclass
+class DataBenchReport:
+    """The training input pipeline alone: cache → augmented clips → model inputs on a device."""
+
+    cache: list[str]
+    clips_in_cache: int
+    batch: int
+    workers: int
+    device: str
+    batches: int
+    clips_per_s: float
+    ms_per_batch_median: float
+    bytes_per_clip_read: int  # from the cache, as stored (uint8 frames, float16 flow)
+    bytes_per_clip_model: int  # handed to the model (float32)
+    peak_rss_mib_main: float
+    peak_rss_mib_workers: float
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run_data_bench(
+    caches: list[str],
+    batch: int = 32,
+    workers: int = 0,
+    device: str = "cpu",
+    batches: int = 30,
+    warmup: int = 3,
+    progress: Callable[[str], None] | None = None,
+) -> DataBenchReport:
+    """Time the training loader as `mol train` builds it (random crops and flips, the endless
+    epoch sampler, pinned memory on CUDA) including the finishing step on ``device``."""
+    from mol.data.clips import to_model_inputs
+    from mol.train.trainer import MultiCacheClips, make_train_loader, open_caches
+
+    if batch < 1 or batches < 1 or workers < 0 or warmup < 0:
+        raise ValueError("batch and batches must be ≥ 1, workers and warmup ≥ 0")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("CUDA was asked for but torch.cuda.is_available() is False")
+    data = open_caches(caches)
+    dataset = MultiCacheClips(data, data.videos, train=True, flip=True, seed=0, crop_jitter=8)
+    loader = make_train_loader(dataset, batch, workers, seed=0, device=dev)
+    stream = iter(loader)
+    say = progress or (lambda _msg: None)
+    say(f"loader: {len(dataset)} clips, batch {batch}, {workers} workers, {warmup} + {batches} batches → {dev}")
+    for _ in range(warmup):  # also starts the workers
+        to_model_inputs(next(stream), dev)
+    _sync(dev)
+    times, started = [], time.perf_counter()
+    for _ in range(batches):
+        t = time.perf_counter()
+        out = to_model_inputs(next(stream), dev)
+        _sync(dev)
+        times.append((time.perf_counter() - t) * 1000)
+    elapsed = time.perf_counter() - started
+    raw = next(stream)
+    read = sum(v[0].numel() * v.element_size() for k, v in raw.items() if k in ("clip", "flow", "landmarks"))
+    model_bytes = sum(out[k][0].numel() * out[k].element_size() for k in ("clip", "flow", "landmarks"))
+    del stream, loader
+    # ru_maxrss of reaped children: the largest loader worker (they exit with the loader above)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if workers else 0.0
+    return DataBenchReport(
+        cache=[str(c) for c in caches],
+        clips_in_cache=len(dataset),
+        batch=batch,
+        workers=workers,
+        device=str(dev),
+        batches=batches,
+        clips_per_s=batch * batches / elapsed,
+        ms_per_batch_median=statistics.median(times),
+        bytes_per_clip_read=int(read),
+        bytes_per_clip_model=int(model_bytes),
+        peak_rss_mib_main=_peak_rss_mib(),
+        peak_rss_mib_workers=children,
+        versions={"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform()},
+    )
+
+
+def format_data_report(report: DataBenchReport) -> str:
+    return "\n".join(
+        [
+            f"MOL data bench: {', '.join(report.cache)} ({report.clips_in_cache} clips), batch {report.batch}, "
+            f"{report.workers} loader workers, to {report.device}",
+            f"{report.clips_per_s:.1f} clips/s ({report.ms_per_batch_median:.1f} ms median per batch of "
+            f"{report.batch}; random crops and flips)",
+            f"bytes per clip: {report.bytes_per_clip_read / 1024:.0f} KiB read and copied, "
+            f"{report.bytes_per_clip_model / 1024:.0f} KiB as float32 model inputs",
+            f"peak RSS: main process {report.peak_rss_mib_main:.0f} MiB"
+            + (f", largest worker {report.peak_rss_mib_workers:.0f} MiB" if report.workers else ""),
+        ]
+    )

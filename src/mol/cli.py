@@ -15,6 +15,19 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     def progress(msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
+    if args.data:
+        from mol.bench import format_data_report, run_data_bench
+
+        data_report = run_data_bench(
+            args.data,
+            batch=args.batch,
+            workers=args.workers,
+            device=args.device,
+            batches=args.batches,
+            progress=progress,
+        )
+        print(json.dumps(data_report.to_dict(), indent=2) if args.json else format_data_report(data_report))
+        return 0
     report = run_bench(
         batch=args.batch,
         device=args.device,
@@ -23,6 +36,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         warmup=args.warmup,
         num_classes=args.classes,
         progress=progress,
+        channels_last=args.channels_last,
+        compile_mode=args.compile,
     )
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
     return 0
@@ -177,6 +192,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from mol import __version__
     from mol.bench import DTYPES
+    from mol.train.acceleration import COMPILE_MODES
 
     parser = argparse.ArgumentParser(
         prog="mol", description="MOL: micro-expression recognition with optical flow and landmarks."
@@ -196,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=5, help="timed runs per phase (default 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
     p.add_argument("--classes", type=int, default=5, help="number of MER classes (default 5)")
+    p.add_argument("--channels-last", action="store_true", help="convolution weights NHWC")
+    p.add_argument("--compile", choices=COMPILE_MODES, default="none", help="torch.compile mode (default none)")
+    p.add_argument("--data", action="append", metavar="CACHE", help="time the training loader on a cache instead")
+    p.add_argument("--workers", type=int, default=0, help="with --data: loader worker processes (default 0)")
+    p.add_argument("--batches", type=int, default=30, help="with --data: timed batches (default 30)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=_cmd_bench)
 

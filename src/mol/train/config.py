@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+from mol.train.acceleration import COMPILE_MODES
+
 PRESET_DIR = Path(__file__).resolve().parents[1] / "configs"  # shipped inside the package
 PRECISIONS = ("float32", "bfloat16", "float16")
 PROTOCOLS = ("loso", "composite", "cross")
@@ -36,6 +38,8 @@ class TrainConfig:
     flip: bool = True
     crop_jitter: int = 8  # training crops at 8 ± crop_jitter (the reference: 0..16, i.e. 8)
     precision: str = "float32"
+    channels_last: bool = False  # convolution weights NHWC (see mol.train.acceleration)
+    compile: str = "none"  # torch.compile mode: none, default, reduce-overhead (CUDA graphs), max-autotune
     device: str = "cpu"
     seed: int = 0
     workers: int = 0
@@ -47,6 +51,8 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.compile not in COMPILE_MODES:
+            raise ValueError(f"compile must be one of {COMPILE_MODES}, got {self.compile!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.batch_size < 1 or self.steps < 1 or self.log_every < 1:

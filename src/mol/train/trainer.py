@@ -20,6 +20,7 @@ from mol.data.cache import Cache
 from mol.data.clips import ClipDataset, to_model_inputs
 from mol.model.checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from mol.model.mol import MOL
+from mol.train.acceleration import CompiledOrEager, to_channels_last
 from mol.train.config import TrainConfig
 from mol.train.losses import LossTerms, LossWeights, joint_loss
 from mol.train.metrics import classification_metrics, confusion_matrix
@@ -121,6 +122,30 @@ def _device(config: TrainConfig) -> torch.device:
     return device
 
 
+def make_train_loader(
+    dataset: Dataset,
+    batch_size: int,
+    workers: int,
+    seed: int,
+    device: torch.device,
+    rank: int = 0,
+    world: int = 1,
+    start: int = 0,
+) -> DataLoader:
+    """One persistent loader per fold over an endless, step-indexed batch stream: workers start
+    once (not once per epoch), and a stream started at step n reads batch n onwards, exactly as
+    an uninterrupted one would. Batches hold raw items: finish them with to_model_inputs."""
+    return DataLoader(
+        dataset,
+        batch_sampler=EpochBatchSampler(len(dataset), batch_size, seed, rank=rank, world=world, start=start),
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,
+        pin_memory=device.type == "cuda",
+        generator=torch.Generator().manual_seed(seed),  # worker seeds; leaves the global RNG (dropout) alone
+    )
+
+
 @torch.no_grad()
 def predict_clips(model: MOL, dataset: Dataset, config: TrainConfig, device: torch.device, heads) -> dict:
     """Class probabilities per clip, with flow EPE and landmark NME per clip when computed."""
@@ -171,6 +196,8 @@ def train_fold(
     model = MOL(num_classes=num_classes, k=config.k, ccc_neighbors=config.ccc_neighbors, dropout=config.dropout).to(
         device
     )
+    if config.channels_last:
+        to_channels_last(model)
     optimizer = make_optimizer(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "float16")
     weights = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark)
@@ -204,20 +231,9 @@ def train_fold(
         if world > 1
         else model
     )
+    forward = CompiledOrEager(ddp_model, config.compile)
 
-    # One persistent loader per fold over an endless, step-indexed batch stream: workers start
-    # once (not once per epoch), and a run resumed at step n reads batch n onwards, exactly as
-    # an uninterrupted run would.
-    sampler = EpochBatchSampler(len(train_ds), config.batch_size, seed, rank=rank, world=world, start=step)
-    loader = DataLoader(
-        train_ds,
-        batch_sampler=sampler,
-        num_workers=config.workers,
-        persistent_workers=config.workers > 0,
-        prefetch_factor=4 if config.workers > 0 else None,
-        pin_memory=device.type == "cuda",
-        generator=torch.Generator().manual_seed(seed),  # worker seeds; leaves the global RNG (dropout) alone
-    )
+    loader = make_train_loader(train_ds, config.batch_size, config.workers, seed, device, rank, world, start=step)
     stream = iter(loader)
 
     # TensorBoard events (rank 0), appended to on resume: `tensorboard --logdir RUN_DIR`
@@ -251,7 +267,7 @@ def train_fold(
         batch = to_model_inputs(next(stream), device)
         optimizer.zero_grad(set_to_none=True)
         with _autocast(config, device):
-            out = ddp_model(batch["clip"], heads=heads)
+            out = forward(batch["clip"], heads=heads)
         terms = joint_loss(out, batch["label"], batch.get("flow"), batch.get("landmarks"), weights)
         scaler.scale(terms.total).backward()
         scaler.step(optimizer)
@@ -323,6 +339,7 @@ def train_fold(
         "test_videos": len(fold.test),
         "test_clips": len(test_ds),
         "seconds": round(time.perf_counter() - started, 1),
+        "forward": forward.status,
     }
     (fold_dir / "history.json").write_text(json.dumps({"history": history, "evaluations": evaluations}))
     atomic_write(fold_dir / "done.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
