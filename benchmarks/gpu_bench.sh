@@ -1,12 +1,24 @@
 #!/usr/bin/env bash
-# One prepared GPU check (issues #2 and #7): the CUDA test, then training-step and eval
-# timings with peak GPU memory at the batches the issues name. One JSON line per
-# configuration on stdout; run it as a single device call, e.g.
-#   bash benchmarks/gpu_bench.sh | tee "$OUT/gpu_bench.jsonl"
-set -euo pipefail
-python -m pytest -q tests/model/test_mol.py -k cuda
-for config in "32 float32" "32 bfloat16" "128 bfloat16"; do
-  set -- $config
-  mol bench --device cuda --batch "$1" --dtype "$2" --repeats 10 --warmup 3 --json | python -c \
-    'import json,sys; r=json.load(sys.stdin); print(json.dumps({"batch": r["batch"], "dtype": r["dtype"], "device": r["device_name"], "train_ms": round(r["train_step"]["ms_median"],1), "train_clips_s": round(r["train_step"]["clips_per_s"],1), "train_peak_mib": round(r["train_step"]["peak_memory_mib"]), "eval_ms": round(r["eval_forward"]["ms_median"],1), "eval_peak_mib": round(r["eval_forward"]["peak_memory_mib"]), "torch": r["versions"]["torch"]}))'
-done
+# The one prepared GPU check (issues #2 and #7), for a session that draws a GPU. It needs no
+# install: the device image has torch, h5py, safetensors, pandas, matplotlib (not dlib, so
+# the loader's cache travels instead of being prepared there). From the repository root:
+#
+#   here:   bash benchmarks/make_device_cache.sh          # → .devcache/synthetic.h5 (~40 MB, ignored)
+#   device: run(command="bash benchmarks/gpu_bench.sh", carry=[".devcache"], timeout_s=560)
+#
+# Writes $OUT/throughput.jsonl (one JSON line per configuration: the #2 points, batch 32
+# float32 and bf16, then the #7 grid at batch 128 bf16, then the loader at 0-12 workers) and
+# $OUT/gpu_bench.log. Each configuration has its own time limit, so one slow compile cannot
+# take the rest down with it.
+set -uo pipefail
+export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+OUT="${OUT:-gpu-bench-out}"
+mkdir -p "$OUT"
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
+  timeout 60 python3 -m pytest -q -p no:cacheprovider tests/model/test_mol.py -k cuda
+  data=()
+  [ -f .devcache/synthetic.h5 ] && data=(--data .devcache/synthetic.h5)
+  timeout 450 python3 benchmarks/throughput.py --grid gpu "${data[@]}" --data-batch 32 --timeout 150 --out "$OUT/throughput.jsonl"
+} 2>&1 | tee "$OUT/gpu_bench.log"
