@@ -45,12 +45,15 @@ def correlation(
     max_displacement: int = 20,
     stride: int = 2,
     displacements: torch.Tensor | None = None,
+    index: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Corr[d, y, x] = Σ_c a[c, y, x] · b[c, y + dy, x + dx], zero where p + d leaves the map.
 
     a, b (B, C, H, W) → (B, D, H, W), D = (2·max_displacement/stride + 1)², channel index
     iy·(2·max/stride + 1) + ix with dy varying slowest. Not normalised. ``displacements``
-    (optional indices into those D channels) computes only the selected channels.
+    (optional indices into those D channels) computes only the selected channels. ``index``:
+    ``displacement_index(...)[displacements]`` computed beforehand (a module keeps it as a
+    buffer, so a forward builds no index tensors on the device and never waits for one).
     """
     if a.shape != b.shape or a.dim() != 4:
         raise ValueError(
@@ -59,8 +62,9 @@ def correlation(
     bsz, _, h, w = a.shape
     pairs = torch.bmm(a.flatten(2).transpose(1, 2), b.flatten(2))  # (B, N, N): [p, q] = <a_p, b_q>
     pairs = F.pad(pairs, (0, 1))  # column N holds the zero used outside the map
-    index = displacement_index(h, w, max_displacement, stride, a.device)  # (D, N)
-    if displacements is not None:
-        index = index[displacements]
+    if index is None:
+        index = displacement_index(h, w, max_displacement, stride, a.device)  # (D, N)
+        if displacements is not None:
+            index = index[displacements]
     gathered = torch.gather(pairs, 2, index.t().unsqueeze(0).expand(bsz, -1, -1))  # (B, N, D)
     return gathered.transpose(1, 2).reshape(bsz, -1, h, w)

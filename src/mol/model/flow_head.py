@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mol.model.correlation import correlation, reachable_displacements
+from mol.model.correlation import correlation, displacement_index, reachable_displacements
 from mol.model.tap_conv import FlowPredictor
 
 MAX_DISPLACEMENT = 20
@@ -50,8 +50,17 @@ class FlowHead(nn.Module):
     output flow (B, T-1, 2, 128, 128), channel 0 horizontal (x), 1 vertical (y).
     """
 
-    def __init__(self, feature_dim: int = 128) -> None:
+    def __init__(self, feature_dim: int = 128, map_size: int = 16) -> None:
         super().__init__()
+        # Correlation index tensors for the encoder's map_size × map_size map (16 for 128×128
+        # frames), built once on the CPU and moved with the module: a forward then launches no
+        # index-building kernels and has no data-dependent shape (no device synchronisation).
+        reachable = reachable_displacements(map_size, map_size, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE)
+        index = displacement_index(map_size, map_size, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE)[reachable]
+        self.map_size = map_size
+        self.register_buffer("corr_reachable", reachable, persistent=False)
+        self.register_buffer("corr_index", index, persistent=False)
+        self.register_buffer("conv3_1_keep", self._conv3_1_channels(reachable, feature_dim), persistent=False)
         self.conv1 = ConvBlock(1, 64, kernel_size=6, stride=2)  # 64×64
         self.conv2 = ConvBlock(64, 128, kernel_size=4, stride=2)  # 32×32
         self.conv3 = ConvBlock(128, 256, kernel_size=2, stride=2)  # 16×16
@@ -98,17 +107,24 @@ class FlowHead(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    def _conv3_1(self, h: torch.Tensor, reachable: torch.Tensor) -> torch.Tensor:
-        """conv3_1 on [redir 32, reachable correlation channels, gA 128, gB 128]."""
-        conv, norm, act = self.conv3_1
-        redir = self.conv_redir[0].out_channels
-        keep = torch.cat(
+    @staticmethod
+    def _conv3_1_channels(reachable: torch.Tensor, feature_dim: int, redir: int = 32) -> torch.Tensor:
+        """conv3_1's input channels that are used: [redir 32, reachable correlation, gA, gB]."""
+        return torch.cat(
             (
-                torch.arange(redir, device=h.device),
+                torch.arange(redir, device=reachable.device),
                 redir + reachable,
-                torch.arange(redir + CORRELATION_CHANNELS, conv.in_channels, device=h.device),
+                torch.arange(
+                    redir + CORRELATION_CHANNELS,
+                    redir + CORRELATION_CHANNELS + 2 * feature_dim,
+                    device=reachable.device,
+                ),
             )
         )
+
+    def _conv3_1(self, h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """conv3_1 on [redir 32, reachable correlation channels, gA 128, gB 128]."""
+        conv, norm, act = self.conv3_1
         return act(norm(F.conv2d(h, conv.weight[:, keep], padding=conv.padding)))
 
     def _decode(
@@ -124,12 +140,17 @@ class FlowHead(nn.Module):
         """Correlation, refinement and the coarse-to-fine decoder for M pairs → flow (M, 2, H, W)."""
         # Displacements that never land inside the map give correlation channels that are exactly
         # zero; they and their conv3_1 weights are skipped (on 16×16: 225 of 441 channels remain).
-        reachable = reachable_displacements(*e3a.shape[-2:], MAX_DISPLACEMENT, DISPLACEMENT_STRIDE, e3a.device)
-        corr = correlation(e3a, e3b, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE, reachable) / e3a.shape[1]
+        if e3a.shape[-2:] == (self.map_size, self.map_size):
+            index, keep = self.corr_index, self.conv3_1_keep
+        else:  # another frame size: build the index for this map
+            reachable = reachable_displacements(*e3a.shape[-2:], MAX_DISPLACEMENT, DISPLACEMENT_STRIDE, e3a.device)
+            index = displacement_index(*e3a.shape[-2:], MAX_DISPLACEMENT, DISPLACEMENT_STRIDE, e3a.device)[reachable]
+            keep = self._conv3_1_channels(reachable, feat_a.shape[1])
+        corr = correlation(e3a, e3b, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE, index=index) / e3a.shape[1]
         corr = F.leaky_relu(corr, 0.1)
         h = torch.cat((self.conv_redir(e3a), corr, feat_a, feat_b), dim=1)
 
-        c3 = self._conv3_1(h, reachable)
+        c3 = self._conv3_1(h, keep)
         c4 = self.conv4_1(self.conv4(c3))
         c5 = self.conv5_1(self.conv5(c4))
         c6 = self.conv6_1(self.conv6(c5))

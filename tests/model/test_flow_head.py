@@ -1,0 +1,35 @@
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from mol.model.correlation import displacement_index, reachable_displacements
+from mol.model.flow_head import DISPLACEMENT_STRIDE, MAX_DISPLACEMENT, FlowHead
+from mol.model.mol import MOL
+
+
+class OpsSeen(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.names.add(func.__name__.split(".")[0])
+        return func(*args, **(kwargs or {}))
+
+
+def test_correlation_indices_are_buffers_built_once_not_weights():
+    head = FlowHead()
+    reachable = reachable_displacements(16, 16, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE)
+    assert torch.equal(head.corr_reachable, reachable) and len(reachable) == 225
+    assert torch.equal(head.corr_index, displacement_index(16, 16, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE)[reachable])
+    assert len(head.conv3_1_keep) == 32 + 225 + 256
+    assert not any(k.startswith(("corr_", "conv3_1_keep")) for k in head.state_dict())  # checkpoints unchanged
+    assert head.double().corr_index.dtype == torch.long
+
+
+def test_a_forward_has_no_data_dependent_shapes():
+    """nonzero (and friends) make the host wait for the device and break CUDA graph capture."""
+    model = MOL(num_classes=3).eval()
+    with torch.no_grad(), OpsSeen() as seen:
+        model(torch.randn(1, 1, 8, 128, 128))
+    assert not seen.names & {"nonzero", "masked_select", "unique", "_local_scalar_dense", "item"}
+    assert "bmm" in seen.names  # the mode did see the forward
