@@ -1,6 +1,7 @@
 import itertools
 
 import pytest
+import torch
 
 from mol.train.sampling import EpochBatchSampler
 
@@ -41,3 +42,11 @@ def test_fewer_items_than_a_batch_still_give_one_batch_per_epoch():
     assert [b[0][0] for b in batches] == [0, 1]
     with pytest.raises(ValueError):
         EpochBatchSampler(size=0, batch_size=8, seed=0)
+
+
+def test_the_order_is_that_of_a_shuffling_dataloader_with_the_same_generator():
+    for epoch in (0, 3):
+        g = torch.Generator().manual_seed(5 * 100003 + epoch)
+        loader = torch.utils.data.DataLoader(list(range(23)), 4, shuffle=True, generator=g, drop_last=True)
+        expected = [b.tolist() for b in loader]
+        assert EpochBatchSampler(size=23, batch_size=4, seed=5).epoch_batches(epoch) == expected

@@ -30,6 +30,9 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
         g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
+        # the order a DataLoader(shuffle=True, generator=g) gives, which first draws its workers'
+        # base seed from g: runs made before this sampler existed are reproduced exactly
+        torch.empty((), dtype=torch.int64).random_(generator=g)
         order = torch.randperm(self.size, generator=g).tolist()
         if self.world > 1:
             padded = order + order[: (-len(order)) % self.world]
