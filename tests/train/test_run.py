@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from mol.cli import main
 from mol.train.config import load_config
@@ -92,6 +93,13 @@ def test_folds_split_over_runs_aggregate_to_the_single_run(cache, tmp_path, caps
     # the same run directory with another configuration is refused
     assert main([*args, "--out", str(tmp_path / "all"), "--set", "lr=0.01"]) == 2
     assert "another configuration" in capsys.readouterr().err
+    # a run made before a setting existed resumes when that setting is at its default
+    saved = yaml.safe_load((tmp_path / "all" / "config.yaml").read_text())
+    del saved["log_every"]
+    (tmp_path / "all" / "config.yaml").write_text(yaml.safe_dump(saved, sort_keys=False))
+    assert main([*args, "--out", str(tmp_path / "all")]) == 0
+    assert main([*args, "--out", str(tmp_path / "all"), "--set", "log_every=5"]) == 2
+    assert "log_every" in capsys.readouterr().err
 
 
 def test_validation_selection_and_labelled_oracle(cache, tmp_path):

@@ -44,6 +44,11 @@ def _check_or_write_config(out: Path, config: TrainConfig, caches: list[str], cl
     path = out / "config.yaml"
     if path.exists():
         saved = yaml.safe_load(path.read_text())
+        # a setting added to mol after the run was made, left at its default, changes nothing
+        defaults = TrainConfig().to_dict()
+        for key in set(resolved) - set(saved):
+            if key in defaults and resolved[key] == defaults[key]:
+                saved[key] = resolved[key]
         if saved != resolved:
             changed = sorted(k for k in set(saved) | set(resolved) if saved.get(k) != resolved.get(k))
             raise ValueError(f"{out}: holds a run with another configuration (differs in {changed}); use a new --out")
