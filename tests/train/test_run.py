@@ -74,7 +74,7 @@ def test_killed_run_resumes_to_the_same_result(cache, tmp_path, monkeypatch):
     resumed = train_run([str(cache)], tmp_path / "killed", config, folds=["0"], progress=False)
     a = pd.read_csv(tmp_path / "whole" / "fold_casme2_sub01" / "predictions.csv")
     b = pd.read_csv(tmp_path / "killed" / "fold_casme2_sub01" / "predictions.csv")
-    np.testing.assert_allclose(a.filter(like="p_").to_numpy(), b.filter(like="p_").to_numpy(), atol=1e-5)
+    np.testing.assert_allclose(a.filter(regex="^p_").to_numpy(), b.filter(regex="^p_").to_numpy(), atol=1e-5)
     assert resumed["clip_level"] == reference["clip_level"]
 
 
@@ -157,4 +157,4 @@ def test_loader_workers_give_the_same_training_as_the_main_process(cache, tmp_pa
         config = load_config("synthetic-demo", [*augmenting, f"workers={workers}"])
         train_run([str(cache)], tmp_path / f"w{workers}", config, folds=["0"], progress=False)
         runs[workers] = pd.read_csv(tmp_path / f"w{workers}" / "fold_casme2_sub01" / "predictions.csv")
-    np.testing.assert_allclose(runs[0].filter(like="p_").to_numpy(), runs[2].filter(like="p_").to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(runs[0].filter(regex="^p_").to_numpy(), runs[2].filter(regex="^p_").to_numpy(), atol=1e-6)
