@@ -157,4 +157,6 @@ def test_loader_workers_give_the_same_training_as_the_main_process(cache, tmp_pa
         config = load_config("synthetic-demo", [*augmenting, f"workers={workers}"])
         train_run([str(cache)], tmp_path / f"w{workers}", config, folds=["0"], progress=False)
         runs[workers] = pd.read_csv(tmp_path / f"w{workers}" / "fold_casme2_sub01" / "predictions.csv")
-    np.testing.assert_allclose(runs[0].filter(regex="^p_").to_numpy(), runs[2].filter(regex="^p_").to_numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        runs[0].filter(regex="^p_").to_numpy(), runs[2].filter(regex="^p_").to_numpy(), atol=1e-6
+    )
