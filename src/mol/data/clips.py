@@ -21,6 +21,7 @@ from mol.data.cache import Cache
 CROP = 128
 EVAL_OFFSET = 8
 CLIP_FRAMES = 8
+MODEL_INPUTS = ("clip", "flow", "landmarks")  # the item entries to_model_inputs finishes
 
 # Pixel normalisation: a fixed function of uint8 values, the same in training and inference.
 PIXEL_MEAN = 127.5
@@ -134,8 +135,7 @@ class ClipDataset(Dataset):
         frames = np.stack([stored_frames[i, ys, xs] for i in frame_idx])  # (8, 128, 128) uint8
         # flows[i] is the flow from frame i to i + stride, so pair k of clip j is flows[j + k·s]
         flows = np.stack([stored_flows[i, ys, xs] for i in frame_idx[:-1]])  # (7, 128, 128, 2) float16
-        last = ref.start + (CLIP_FRAMES - 1) * ref.stride
-        landmarks = group["landmarks"][ref.start + ref.stride : last + 1 : ref.stride]  # frames 1..7: (7, 68, 2)
+        landmarks = group["landmarks"][frame_idx[1] : frame_idx[-1] + 1 : ref.stride]  # frames 1..7: (7, 68, 2)
         landmarks = landmarks - np.array([ox, oy], dtype=np.float32)
         if flip:
             frames = frames[:, :, ::-1]
@@ -153,8 +153,8 @@ class ClipDataset(Dataset):
         }
         if self.raw:
             return item
-        batch = to_model_inputs({k: (v[None] if torch.is_tensor(v) else v) for k, v in item.items()})
-        return {k: (v[0] if torch.is_tensor(v) and k in ("clip", "flow", "landmarks") else v) for k, v in batch.items()}
+        finished = to_model_inputs({k: item[k][None] for k in MODEL_INPUTS})  # a batch of one
+        return {**item, **{k: finished[k][0] for k in MODEL_INPUTS}}
 
 
 def to_model_inputs(batch: dict, device: torch.device | str | None = None) -> dict:
@@ -162,9 +162,9 @@ def to_model_inputs(batch: dict, device: torch.device | str | None = None) -> di
     clip (B, 1, 8, 128, 128) float32 in [-1, 1], flow (B, 2, 128, 128, 7) float32, landmarks
     (B, 136, 7) float32. The compact stored types travel to the device; the widening and
     transposes run there."""
+    on_device = (*MODEL_INPUTS, "label")  # clip identifiers (video, start, cache) stay on the host
     out = {
-        k: (v.to(device, non_blocking=True) if torch.is_tensor(v) and device is not None else v)
-        for k, v in batch.items()
+        k: (v.to(device, non_blocking=True) if k in on_device and device is not None else v) for k, v in batch.items()
     }
     out["clip"] = normalize_frames(out["clip"])[:, None]
     out["flow"] = out["flow"].float().permute(0, 4, 2, 3, 1).contiguous()  # (B, pair, y, x, c) → (B, c, y, x, pair)

@@ -42,6 +42,24 @@ def _upsample_flow() -> nn.ConvTranspose2d:
     return nn.ConvTranspose2d(2, 2, 4, stride=2, padding=1, bias=False)
 
 
+def correlation_indices(
+    height: int, width: int, feature_dim: int, device: torch.device | None = None, redir: int = 32
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For an H×W correlation map: the reachable displacements (D',), their gather index
+    (D', H·W) and conv3_1's input channels that are used, [redir, reachable correlation, gA, gB]."""
+    reachable = reachable_displacements(height, width, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE, device)
+    index = displacement_index(height, width, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE, device)[reachable]
+    features_from = redir + CORRELATION_CHANNELS
+    keep = torch.cat(
+        (
+            torch.arange(redir, device=device),
+            redir + reachable,
+            torch.arange(features_from, features_from + 2 * feature_dim, device=device),
+        )
+    )
+    return reachable, index, keep
+
+
 class FlowHead(nn.Module):
     """Dense flow between consecutive frames of a clip.
 
@@ -55,12 +73,11 @@ class FlowHead(nn.Module):
         # Correlation index tensors for the encoder's map_size × map_size map (16 for 128×128
         # frames), built once on the CPU and moved with the module: a forward then launches no
         # index-building kernels and has no data-dependent shape (no device synchronisation).
-        reachable = reachable_displacements(map_size, map_size, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE)
-        index = displacement_index(map_size, map_size, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE)[reachable]
+        reachable, index, keep = correlation_indices(map_size, map_size, feature_dim)
         self.map_size = map_size
         self.register_buffer("corr_reachable", reachable, persistent=False)
         self.register_buffer("corr_index", index, persistent=False)
-        self.register_buffer("conv3_1_keep", self._conv3_1_channels(reachable, feature_dim), persistent=False)
+        self.register_buffer("conv3_1_keep", keep, persistent=False)
         self.conv1 = ConvBlock(1, 64, kernel_size=6, stride=2)  # 64×64
         self.conv2 = ConvBlock(64, 128, kernel_size=4, stride=2)  # 32×32
         self.conv3 = ConvBlock(128, 256, kernel_size=2, stride=2)  # 16×16
@@ -107,21 +124,6 @@ class FlowHead(nn.Module):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
-    @staticmethod
-    def _conv3_1_channels(reachable: torch.Tensor, feature_dim: int, redir: int = 32) -> torch.Tensor:
-        """conv3_1's input channels that are used: [redir 32, reachable correlation, gA, gB]."""
-        return torch.cat(
-            (
-                torch.arange(redir, device=reachable.device),
-                redir + reachable,
-                torch.arange(
-                    redir + CORRELATION_CHANNELS,
-                    redir + CORRELATION_CHANNELS + 2 * feature_dim,
-                    device=reachable.device,
-                ),
-            )
-        )
-
     def _conv3_1(self, h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """conv3_1 on [redir 32, reachable correlation channels, gA 128, gB 128]."""
         conv, norm, act = self.conv3_1
@@ -142,10 +144,8 @@ class FlowHead(nn.Module):
         # zero; they and their conv3_1 weights are skipped (on 16×16: 225 of 441 channels remain).
         if e3a.shape[-2:] == (self.map_size, self.map_size):
             index, keep = self.corr_index, self.conv3_1_keep
-        else:  # another frame size: build the index for this map
-            reachable = reachable_displacements(*e3a.shape[-2:], MAX_DISPLACEMENT, DISPLACEMENT_STRIDE, e3a.device)
-            index = displacement_index(*e3a.shape[-2:], MAX_DISPLACEMENT, DISPLACEMENT_STRIDE, e3a.device)[reachable]
-            keep = self._conv3_1_channels(reachable, feat_a.shape[1])
+        else:  # another frame size: build the indices for this map
+            _, index, keep = correlation_indices(*e3a.shape[-2:], feat_a.shape[1], e3a.device)
         corr = correlation(e3a, e3b, MAX_DISPLACEMENT, DISPLACEMENT_STRIDE, index=index) / e3a.shape[1]
         corr = F.leaky_relu(corr, 0.1)
         h = torch.cat((self.conv_redir(e3a), corr, feat_a, feat_b), dim=1)

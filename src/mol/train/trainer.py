@@ -72,10 +72,6 @@ class MultiCacheClips(Dataset):
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
-    def set_epoch(self, epoch: int) -> None:
-        for _, part in self.parts:
-            part.set_epoch(epoch)
-
     def __getitem__(self, index: int | tuple[int, int]) -> dict:
         """``index``: a clip number, or (epoch, clip number) for that epoch's augmentation."""
         epoch, index = index if isinstance(index, tuple) else (None, index)
