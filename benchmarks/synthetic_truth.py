@@ -1,7 +1,7 @@
 """How close the reference's ground-truth estimates are to the synthetic set's exact truth.
 
-Generates the default synthetic set (`mol synth` defaults), prepares it once with exact flow and
-landmarks and once per estimated flow method (landmarks then come from dlib), and prints one
+Generates the small synthetic benchmark's test part (`mol synth --benchmark small`), prepares
+it once with exact flow and landmarks and once per estimated flow method (landmarks then come from dlib), and prints one
 JSON line per method: end-point error of the flow against the exact flow (pixels, over the
 central 128×128 crop of the aligned 144×144 frames), and the landmark NME of dlib against the
 exact landmarks (% of the inter-ocular distance). The alignment is the same in every run
@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from mol.data.benchmark import part_config
 from mol.data.cache import Cache
 from mol.data.prepare import prepare
-from mol.data.synthetic import SynthConfig, generate_dataset
+from mol.data.synthetic import generate_dataset
 from mol.train.metrics import landmark_nme
 
 INNER = slice(8, 136)
@@ -36,7 +37,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "synth"
         start = time.perf_counter()
-        summary = generate_dataset(root, SynthConfig(), progress=False)
+        summary = generate_dataset(root, part_config("test", "small"), progress=False)
         print(json.dumps({"benchmark": "synth", **summary, "seconds": round(time.perf_counter() - start, 2)}))
         prepare("casme2", root, Path(tmp) / "exact.h5", flow="exact", workers=args.workers, progress=False)
         exact = Cache(Path(tmp) / "exact.h5")

@@ -19,7 +19,7 @@ def tiny_synthetic_cache(tmp_path_factory):
     from mol.data.synthetic import SynthConfig, generate_dataset
 
     root = tmp_path_factory.mktemp("synth")
-    generate_dataset(root, SynthConfig(subjects=3, clips_per_class=1, size=160, length=(24, 26)), progress=False)
+    generate_dataset(root, SynthConfig(subjects=3, clips_per_class=1, size=160, duration=(0.12, 0.13)), progress=False)
     out = root.parent / "tiny.h5"
     prepare("casme2", root, out, flow="exact", progress=False)
     return out

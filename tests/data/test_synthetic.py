@@ -3,23 +3,30 @@ and labels carried by motion rather than by appearance."""
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from mol.cli import main
 from mol.data.cache import Cache
 from mol.data.prepare import prepare
 from mol.data.synthetic import (
+    FACE_PHOTOS,
     SCHEME_EMOTIONS,
     GroundTruth,
     SynthConfig,
     aligned_ground_truth,
     exact_flow,
     generate_dataset,
+    inter_ocular,
     inverse_map,
+    iter_videos,
+    load_face,
     sample_field,
+    sheet_action_units,
+    subject_faces,
 )
 
-SMALL = {"subjects": 2, "clips_per_class": 1, "size": 160, "length": (24, 28)}
+SMALL = {"subjects": 2, "clips_per_class": 1, "size": 160, "duration": (0.12, 0.14)}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +44,8 @@ def test_same_seed_same_bytes(small_set, tmp_path):
     assert all((small_set / f).read_bytes() == (again / f).read_bytes() for f in files)
     other = tmp_path / "other"
     generate_dataset(other, SynthConfig(**{**SMALL, "seed": 1}), progress=False)
-    assert (other / files[0]).read_bytes() != (small_set / files[0]).read_bytes() or len(files) < 2
+    frame = next(f for f in files if f.suffix == ".jpg")
+    assert (other / frame).read_bytes() != (small_set / frame).read_bytes()
 
 
 def test_layout_is_read_like_casme2(small_set):
@@ -66,7 +74,7 @@ def test_frames_landmarks_and_flow_agree(small_set):
     subject, name = truth.video_keys()[0].split("/")
     video = truth.video(subject, name)
     frames = [
-        cv2.imread(str(small_set / "CASME2_RAW_selected" / subject / name / f"img{i + 1}.png"), 0)
+        cv2.imread(str(small_set / "CASME2_RAW_selected" / subject / name / f"img{i + 1}.jpg"), 0)
         for i in (video.onset, video.apex)
     ]
     flow = video.flow(video.onset, video.apex)
@@ -105,40 +113,55 @@ def test_prepare_exact_carries_ground_truth_through_alignment(small_set):
     np.testing.assert_allclose(raw_landmarks, video.landmarks, atol=1e-4)
 
 
-def _ridge_probe(train_x, train_y, test_x, classes, alpha=10.0):
-    mean, std = train_x.mean(0), train_x.std(0) + 1e-6
-    a, b = (train_x - mean) / std, (test_x - mean) / std
-    targets = np.eye(classes)[train_y]
-    w = np.linalg.solve(a.T @ a + alpha * np.eye(a.shape[1]), a.T @ targets)
-    return (b @ w).argmax(1)
+def test_subjects_are_different_people_while_photographs_last(small_set):
+    truth = GroundTruth(small_set / "ground_truth.h5")
+    faces = {key.split("/")[0]: truth._file[key].attrs["face"] for key in truth.video_keys()}
+    truth.close()
+    assert len(set(faces.values())) == len(faces) == 2
+    every = SynthConfig(subjects=len(FACE_PHOTOS))
+    assert sorted(subject_faces(every)) == sorted(FACE_PHOTOS)
+    with pytest.warns(UserWarning, match="reuse a photograph"):
+        reused = subject_faces(SynthConfig(subjects=len(FACE_PHOTOS) + 1))
+    assert reused[-1] == reused[0]
+    with pytest.raises(ValueError, match="unknown face photo"):
+        subject_faces(SynthConfig(people=("nobody",)))
 
 
-def test_labels_come_from_motion_not_appearance(tmp_path):
-    config = SynthConfig(subjects=6, clips_per_class=3, size=128, length=(24, 30), seed=7)
+def test_every_builtin_photograph_has_a_face():
+    for name in FACE_PHOTOS:
+        image, landmarks = load_face(name, 128)
+        assert image.shape == (128, 128) and landmarks.shape == (68, 2)
+        assert 20 < inter_ocular(landmarks) < 80  # framed like the alignment, whatever the photo's size
+
+
+def test_sheet_and_video_names():
+    assert sheet_action_units(["AU6", "AU12"]) == "6+12"
+    assert sheet_action_units(["R14", "AU7"]) == "R14+7"
+    config = SynthConfig(subjects=1, clips_per_class=1, size=128, duration=(0.04, 0.05))
+    names = [video.name for _, _, video in iter_videos(config)]
+    assert names == [f"EP{n:02d}_01" for n in range(1, 6)]
+
+
+def test_timing_follows_the_frame_rate(tmp_path):
+    fast, slow = SynthConfig(fps=200.0), SynthConfig(fps=100.0)
+    assert fast.frame_range() == (24, 64) and slow.frame_range() == (12, 32)
+    config = SynthConfig(subjects=1, clips_per_class=1, size=128, duration=(0.1, 0.12), fps=100.0, jpeg_quality=0)
     generate_dataset(tmp_path, config, progress=False)
-    truth = GroundTruth(tmp_path / "ground_truth.h5")
-    classes = list(SCHEME_EMOTIONS["casme2-5"])
-    pixels, motion, labels, subjects = [], [], [], []
-    for key in truth.video_keys():
-        subject, name = key.split("/")
-        video = truth.video(subject, name)
-        onset = cv2.imread(str(tmp_path / "CASME2_RAW_selected" / subject / name / f"img{video.onset + 1}.png"), 0)
-        pixels.append(cv2.resize(onset, (16, 16), interpolation=cv2.INTER_AREA).ravel().astype(np.float64))
-        flow = video.flow(video.onset, video.apex)
-        flow = flow - np.median(flow.reshape(-1, 2), axis=0)  # remove the head drift
-        motion.append(cv2.resize(flow, (12, 12), interpolation=cv2.INTER_AREA).ravel().astype(np.float64))
-        labels.append(classes.index(video.class_name))
-        subjects.append(subject)
-    pixels, motion, labels, subjects = map(np.array, (pixels, motion, labels, subjects))
-    acc = {"pixels": [], "motion": []}
-    for held_out in np.unique(subjects):  # leave one subject out
-        test = subjects == held_out
-        for name, x in (("pixels", pixels), ("motion", motion)):
-            pred = _ridge_probe(x[~test], labels[~test], x[test], len(classes))
-            acc[name].append((pred == labels[test]).mean())
-    chance = 1 / len(classes)
-    assert np.mean(acc["pixels"]) < chance + 0.15, acc
-    assert np.mean(acc["motion"]) > 0.6, acc
+    manifest = pd.read_csv(tmp_path / "manifest.csv")
+    assert (manifest["fps"] == 100.0).all() and len(manifest) == 5
+    lengths = [len(list((tmp_path / v).glob("img*.png"))) for v in manifest["video"]]
+    assert all(10 <= n <= 12 for n in lengths)
+    report = prepare("manifest", tmp_path, tmp_path / "m.h5", flow="exact", progress=False)
+    assert len(report.stored) == 5 and {v.fps for v in Cache(tmp_path / "m.h5").videos} == {100.0}
+
+
+def test_blur_softens_the_frames():
+    def sharpness(blur):
+        config = SynthConfig(subjects=1, clips_per_class=1, size=128, duration=(0.04, 0.05), blur=blur)
+        video = next(iter_videos(config))[2]
+        return cv2.Laplacian(video.frames[0].astype(np.float32), cv2.CV_32F).var()
+
+    assert sharpness((1.5, 1.5)) < 0.5 * sharpness((0.0, 0.0))
 
 
 def test_cli_synth_and_bad_face_image(tmp_path, capsys):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -200,27 +201,87 @@ def aligned_ground_truth(
 # ---------------------------------------------------------------------------------------------
 # Subjects
 # ---------------------------------------------------------------------------------------------
-def load_face(path: str | None, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """A grayscale face photo framed to size × size (face box of the alignment, reflected border)
-    and its 68 dlib landmarks in that frame. ``None`` = scikit-image's astronaut."""
-    from mol.data.align import detect_landmarks, similarity_transform
+FACES_DIR = Path(__file__).with_name("faces")
 
-    if path is None:
-        from skimage import color, data
 
-        gray = (color.rgb2gray(data.astronaut()) * 255).astype(np.uint8)
-        name = "scikit-image astronaut"
-    else:
+@dataclass(frozen=True)
+class FacePhoto:
+    """A photograph of one real person that ships with the installed packages (origins and
+    licences: FACES.md beside this module)."""
+
+    name: str
+    person: str
+    source: str  # a package resource: "skimage:astronaut", "matplotlib:FILE" or "mol:FILE"
+
+    def read(self) -> np.ndarray:
+        """The photograph as grayscale uint8."""
+        kind, item = self.source.split(":", 1)
+        if kind == "skimage":
+            from skimage import color, data
+
+            return (color.rgb2gray(getattr(data, item)()) * 255).astype(np.uint8)
+        if kind == "matplotlib":
+            from matplotlib import cbook
+
+            path = Path(cbook.get_sample_data(item, asfileobj=False))
+        else:
+            path = FACES_DIR / item
         gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if gray is None:
-            raise ValueError(f"{path}: unreadable image")
-        name = str(path)
+            raise FileNotFoundError(f"{path}: face photograph {self.name!r} missing; reinstall mol-mer")
+        return gray
+
+
+# Six different people; a subject of a synthetic dataset is one of them.
+FACE_PHOTOS: dict[str, FacePhoto] = {
+    photo.name: photo
+    for photo in (
+        FacePhoto("collins", "Eileen Collins", "skimage:astronaut"),
+        FacePhoto("hopper", "Grace Hopper", "matplotlib:grace_hopper.jpg"),
+        FacePhoto("biden", "Joe Biden", "mol:biden.jpg"),
+        FacePhoto("obama", "Barack Obama", "mol:obama.jpg"),
+        FacePhoto("paul", "Aaron Paul", "mol:paul.jpg"),
+        FacePhoto("kanade", "Takeo Kanade", "mol:kanade.jpg"),
+    )
+}
+
+
+def load_face(source: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A grayscale face photo framed to size × size (face box of the alignment, reflected border)
+    and its 68 dlib landmarks in that frame. ``source``: a name of FACE_PHOTOS or an image path."""
+    from mol.data.align import detect_landmarks, similarity_transform
+
+    if source in FACE_PHOTOS:
+        gray = FACE_PHOTOS[source].read()
+    else:
+        gray = cv2.imread(str(source), cv2.IMREAD_GRAYSCALE)
+        if gray is None:
+            raise ValueError(f"{source}: unreadable image; give a face photo file or one of {sorted(FACE_PHOTOS)}")
     landmarks = detect_landmarks(gray)
     if landmarks is None:
-        raise ValueError(f"{name}: no face found; give a frontal face photo with --face-image")
+        raise ValueError(f"{source}: no face found; give a frontal face photo with --face-image")
     matrix = similarity_transform(landmarks, size)
     framed = cv2.warpAffine(gray, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     return framed.astype(np.float32), (landmarks @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def subject_faces(config: SynthConfig) -> list[str]:
+    """The face source of each subject, in subject order: the extra photos first, then the
+    configured people; a source is reused only when there are more subjects than sources (with
+    a warning)."""
+    sources = [*config.face_images, *config.people]
+    unknown = [name for name in config.people if name not in FACE_PHOTOS]
+    if unknown:
+        raise ValueError(f"unknown face photo(s) {unknown}; choose from {sorted(FACE_PHOTOS)} or use --face-image")
+    if not sources:
+        raise ValueError("no face photos: name at least one person or give --face-image")
+    if config.subjects > len(sources):
+        warnings.warn(
+            f"{config.subjects} subjects but {len(sources)} face photos: subjects beyond the first "
+            f"{len(sources)} reuse a photograph, so some LOSO subjects are the same person",
+            stacklevel=2,
+        )
+    return [sources[s % len(sources)] for s in range(config.subjects)]
 
 
 def inter_ocular(landmarks: np.ndarray) -> float:
@@ -236,11 +297,14 @@ class Subject:
     gradient: tuple[float, float]
     contrast: float
     noise: float
+    blur: float = 0.0  # Gaussian sigma, pixels of the generated frame (0: none)
 
 
-def make_subject(face: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> Subject:
+def make_subject(
+    face: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, blur: tuple[float, float] = (0.0, 0.0)
+) -> Subject:
     """Vary a face: proportions (landmark-anchored smooth warp), pose, lighting, contrast, noise,
-    mirroring."""
+    mirroring, optical blur."""
     from mol.data.clips import MIRROR_68
 
     size = face.shape[0]
@@ -272,6 +336,7 @@ def make_subject(face: np.ndarray, landmarks: np.ndarray, rng: np.random.Generat
         gradient=(float(rng.uniform(-0.3, 0.3)), float(rng.uniform(-0.3, 0.3))),
         contrast=float(rng.uniform(0.8, 1.2)),
         noise=float(rng.uniform(0.8, 2.0)),
+        blur=float(rng.uniform(*blur)) if blur[1] > 0 else 0.0,
     )
 
 
@@ -288,9 +353,16 @@ class SynthConfig:
     seed: int = 0
     size: int = 256
     amplitude: tuple[float, float] = (0.5, 2.5)  # apex displacement, aligned (128-px face) pixels
-    length: tuple[int, int] = (24, 64)  # frames per clip
-    face_images: list[str] = field(default_factory=list)
-    fps: float = 200.0
+    duration: tuple[float, float] = (0.12, 0.32)  # seconds per clip (24-64 frames at 200 fps)
+    people: tuple[str, ...] = tuple(FACE_PHOTOS)  # built-in photographs, one person per subject
+    face_images: list[str] = field(default_factory=list)  # the user's photographs, before ``people``
+    fps: float = 200.0  # CASME II and SAMM: 200; SMIC-HS: 100
+    jpeg_quality: int = 90  # frames written as JPEG, as CASME II and SAMM ship them; 0: lossless PNG
+    blur: tuple[float, float] = (0.0, 0.0)  # per-subject Gaussian blur sigma range, generated pixels
+
+    def frame_range(self) -> tuple[int, int]:
+        """Clip length in frames at this frame rate (at least the 8 frames a clip needs)."""
+        return max(8, round(self.duration[0] * self.fps)), max(8, round(self.duration[1] * self.fps))
 
 
 @dataclass
@@ -362,6 +434,33 @@ def shift_spec(name: str, direction: tuple[float, float]) -> FieldSpec:
     return FieldSpec(name, np.zeros((0, 2)), np.array([direction], dtype=np.float64), np.zeros(0))
 
 
+REFERENCE_EXTENT = 0.3  # mean |motion| over the face / peak |motion| of a typical AU combination
+EXTENT_EQUALISATION = 0.5  # 0: peaks equal across combinations; 1: total motion equal
+
+
+def face_mask(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """(size, size) bool: inside the convex hull of the 68 landmarks."""
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(landmarks).astype(np.int32)), 1)
+    return mask.astype(bool)
+
+
+def expression_scale(specs: list[FieldSpec], weights: np.ndarray, landmarks: np.ndarray, size: int) -> float:
+    """The factor that gives the weighted sum of AU fields a peak displacement of 1, times
+    (REFERENCE_EXTENT / extent) ** EXTENT_EQUALISATION.
+
+    Without the second factor, a broad combination (a smile with cheek raise) moves several times
+    more of the face than a local one (lips parting) at the same peak, and the total amount of
+    motion alone would tell the classes apart. Equalising it halfway keeps peaks within about
+    0.6-1.6 times the drawn amplitude.
+    """
+    field = sum(w * spec.build(size) for w, spec in zip(weights, specs, strict=True))
+    magnitude = np.linalg.norm(field, axis=-1)
+    peak = float(magnitude.max())
+    extent = float(magnitude[face_mask(landmarks, size)].mean()) / peak
+    return (REFERENCE_EXTENT / extent) ** EXTENT_EQUALISATION / peak
+
+
 def make_video(
     subject: Subject,
     subject_index: int,
@@ -374,7 +473,8 @@ def make_video(
     from mol.data.align import similarity_transform
 
     size = subject.image.shape[0]
-    length = int(rng.integers(config.length[0], config.length[1] + 1))
+    shortest, longest = config.frame_range()
+    length = int(rng.integers(shortest, longest + 1))
     onset = int(rng.integers(2, max(3, length // 3)))
     apex = onset + int(rng.integers(max(2, length // 8), max(3, length // 4) + 1))
     offset = min(length - 1, apex + int(rng.integers(max(2, length // 8), max(3, length // 3) + 1)))
@@ -385,20 +485,22 @@ def make_video(
     amplitude = float(rng.uniform(*config.amplitude))
     profile = _profile(length, onset, apex, offset)
 
-    specs, coeffs = [], []
-    for au in aus:
-        specs.append(au_spec(au, subject.landmarks))
-        coeffs.append(profile * amplitude * rng.uniform(0.7, 1.0) / to_aligned)
+    specs = [au_spec(au, subject.landmarks) for au in aus]
+    weights = rng.uniform(0.7, 1.0, len(aus))
+    weights = weights * expression_scale(specs, weights, subject.landmarks, size)
+    coeffs = [profile * amplitude * w / to_aligned for w in weights]
     # nuisances, independent of the class: blinks, slow head drift (≤ ~2 aligned px)
     blink = np.zeros(length)
+    per_frame = config.fps / 200.0  # blink lengths below are frames at 200 fps
     for _ in range(int(rng.integers(0, 3))):
-        start, dur = int(rng.integers(0, length - 4)), int(rng.integers(4, 9))
+        dur = max(2, round(per_frame * int(rng.integers(4, 9))))
+        start = int(rng.integers(0, max(1, length - dur)))
         blink += _profile(length, start, start + dur // 2, min(length - 1, start + dur)) * rng.uniform(1.0, 3.0)
     specs.append(au_spec("BLINK", subject.landmarks))
     coeffs.append(blink / to_aligned)
     t = np.linspace(0.0, 1.0, length)
-    for name, direction in (("DRIFT_X", (1.0, 0.0)), ("DRIFT_Y", (0.0, 1.0))):
-        specs.append(shift_spec(name, direction))
+    for drift, direction in (("DRIFT_X", (1.0, 0.0)), ("DRIFT_Y", (0.0, 1.0))):
+        specs.append(shift_spec(drift, direction))
         target = rng.uniform(-1.5, 1.5)
         coeffs.append((target * t + 0.2 * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * t)) / to_aligned)
     coeff_arr = np.stack(coeffs, axis=1).astype(np.float32)
@@ -430,6 +532,8 @@ def make_video(
         moved = render(subject.image, u)
         gain = 1.0 + rng.normal(0.0, 0.005)  # brightness flicker
         pixel = ((moved - mean) * subject.contrast + mean) * illumination * gain
+        if subject.blur > 0:
+            pixel = cv2.GaussianBlur(pixel, (0, 0), subject.blur)
         pixel += rng.normal(0.0, subject.noise, pixel.shape)
         frames[i] = np.clip(np.rint(pixel), 0, 255).astype(np.uint8)
         landmarks[i] = subject.landmarks + sample_field(u, subject.landmarks)
@@ -442,6 +546,7 @@ def make_video(
 # ---------------------------------------------------------------------------------------------
 GROUND_TRUTH_FILE = "ground_truth.h5"
 SHEET_FILE = "CASME2-coding-synthetic.xlsx"
+MANIFEST_FILE = "manifest.csv"
 FRAMES_DIR = "CASME2_RAW_selected"
 GT_FORMAT = "mol-synth-ground-truth"
 GT_VERSION = 1
@@ -480,70 +585,89 @@ def _write_sheet_deterministically(rows: list[list], path: Path) -> None:
     path.write_bytes(out.getvalue())
 
 
-def generate_dataset(out_dir: str | Path, config: SynthConfig, progress: bool = True) -> dict:
-    """Write a synthetic dataset that `mol prepare --dataset casme2` reads like real data.
+def sheet_action_units(aus: list[str]) -> str:
+    """The coding sheet's AU cell: "AU6"+"AU12" → "6+12"; unilateral codes keep their side ("R14")."""
+    return "+".join(au[2:] if au.startswith("AU") else au for au in aus)
 
-    Layout: OUT/CASME2_RAW_selected/subNN/EPkk_01/img{n}.png, OUT/CASME2-coding-synthetic.xlsx,
-    OUT/ground_truth.h5 (exact landmarks and the motion of every frame). Same config, same bytes.
-    """
-    import h5py
-    from tqdm import tqdm
 
+def iter_videos(config: SynthConfig):
+    """Every video of a synthetic dataset, in order, as (subject index, face source, SynthVideo)."""
     if config.scheme not in SCHEME_EMOTIONS:
         raise ValueError(f"unknown scheme {config.scheme!r}; choose one of {sorted(SCHEME_EMOTIONS)}")
     if config.subjects < 1 or config.clips_per_class < 1:
         raise ValueError("--subjects and --clips-per-class must be at least 1")
+    sources = subject_faces(config)
+    faces = {source: load_face(source, config.size) for source in dict.fromkeys(sources)}
+    classes = SCHEME_EMOTIONS[config.scheme]
+    for s, source in enumerate(sources):
+        rng = np.random.default_rng([config.seed, s])
+        subject = make_subject(*faces[source], rng, config.blur)
+        plan = [(c, k) for c in classes for k in range(config.clips_per_class)]
+        order = rng.permutation(len(plan))  # clip numbers do not reveal the class
+        for number, index in enumerate(order, start=1):
+            class_name, _ = plan[index]
+            options = classes[class_name]
+            emotion = options[int(rng.integers(len(options)))]
+            yield s, source, make_video(subject, s, f"EP{number:02d}_01", class_name, emotion, config, rng)
+
+
+def _write_frames(folder: Path, frames: np.ndarray, jpeg_quality: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(frames):
+        if jpeg_quality > 0:
+            cv2.imwrite(str(folder / f"img{i + 1}.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+        else:
+            cv2.imwrite(str(folder / f"img{i + 1}.png"), frame)
+
+
+def generate_dataset(out_dir: str | Path, config: SynthConfig, progress: bool = True) -> dict:
+    """Write a synthetic dataset that `mol prepare --dataset casme2` reads like real data.
+
+    Layout: OUT/CASME2_RAW_selected/subNN/EPkk_01/img{n}.jpg, OUT/CASME2-coding-synthetic.xlsx,
+    OUT/manifest.csv (the same rows with the frame rate, for `--dataset manifest` when the rate is
+    not CASME II's 200 fps), OUT/ground_truth.h5 (exact landmarks and the motion of every frame).
+    Same config, same bytes.
+    """
+    import h5py
+    import pandas as pd
+    from tqdm import tqdm
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    faces = [load_face(None, config.size)] + [load_face(p, config.size) for p in config.face_images]
-    classes = SCHEME_EMOTIONS[config.scheme]
-    rows, summary = [], {"videos": 0, "frames": 0}
+    rows, manifest, summary = [], [], {"videos": 0, "frames": 0, "people": []}
     gt_tmp = out / f".{GROUND_TRUTH_FILE}.tmp"
-    total = config.subjects * len(classes) * config.clips_per_class
+    total = config.subjects * len(SCHEME_EMOTIONS.get(config.scheme, {})) * config.clips_per_class
     bar = tqdm(total=total, desc="synth", unit="video", disable=not progress)
     with h5py.File(gt_tmp, "w", track_order=True) as gt:
         gt.attrs["format"] = GT_FORMAT
         gt.attrs["format_version"] = GT_VERSION
-        gt.attrs["config"] = json.dumps(
-            {**config.__dict__, "amplitude": list(config.amplitude), "length": list(config.length)}, sort_keys=True
-        )
-        for s in range(config.subjects):
-            rng = np.random.default_rng([config.seed, s])
-            face, landmarks = faces[s % len(faces)]
-            subject = make_subject(face, landmarks, rng)
-            plan = [(c, k) for c in classes for k in range(config.clips_per_class)]
-            order = rng.permutation(len(plan))  # clip numbers do not reveal the class
-            for number, index in enumerate(order, start=1):
-                class_name, _ = plan[index]
-                options = classes[class_name]
-                emotion = options[int(rng.integers(len(options)))]
-                name = f"EP{number:02d}_01"
-                video = make_video(subject, s, name, class_name, emotion, config, rng)
-                folder = out / FRAMES_DIR / f"sub{s + 1:02d}" / name
-                folder.mkdir(parents=True, exist_ok=True)
-                for i, frame in enumerate(video.frames):
-                    cv2.imwrite(str(folder / f"img{i + 1}.png"), frame)
-                rows.append(
-                    [
-                        s + 1,
-                        name,
-                        None,
-                        video.onset + 1,
-                        video.apex + 1,
-                        video.offset + 1,
-                        None,
-                        "+".join(a[2:] for a in video.aus),
-                        emotion,
-                    ]
-                )
-                _write_ground_truth(gt.create_group(f"sub{s + 1:02d}/{name}"), video)
-                summary["videos"] += 1
-                summary["frames"] += len(video.frames)
-                bar.update()
+        gt.attrs["config"] = json.dumps(synth_config_dict(config), sort_keys=True)
+        for s, source, video in iter_videos(config):
+            subject = f"sub{s + 1:02d}"
+            _write_frames(out / FRAMES_DIR / subject / video.name, video.frames, config.jpeg_quality)
+            frames = (video.onset + 1, video.apex + 1, video.offset + 1)
+            aus = sheet_action_units(video.aus)
+            rows.append([s + 1, video.name, None, *frames, None, aus, video.emotion])
+            folder = f"{FRAMES_DIR}/{subject}/{video.name}"
+            manifest.append([subject, folder, video.emotion, *frames, config.fps, aus])
+            group = gt.create_group(f"{subject}/{video.name}")
+            _write_ground_truth(group, video)
+            group.attrs["face"], group.attrs["fps"] = source, config.fps
+            summary["people"] += [] if source in summary["people"] else [source]
+            summary["videos"] += 1
+            summary["frames"] += len(video.frames)
+            bar.update()
     bar.close()
     os.replace(gt_tmp, out / GROUND_TRUTH_FILE)
     _write_sheet_deterministically(rows, out / SHEET_FILE)
+    columns = ["subject", "video", "label", "onset", "apex", "offset", "fps", "action_units"]
+    pd.DataFrame(manifest, columns=columns).to_csv(out / MANIFEST_FILE, index=False)
     return summary
+
+
+def synth_config_dict(config: SynthConfig) -> dict:
+    """The config as plain JSON values (tuples as lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in config.__dict__.items()}
 
 
 def _write_ground_truth(group, video: SynthVideo) -> None:
