@@ -77,21 +77,38 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     from mol.data.synthetic import SynthConfig, generate_dataset
 
+    start = time.perf_counter()
+    if args.benchmark:
+        from mol.data.benchmark import write_benchmark
+
+        manifest = write_benchmark(args.out_dir, args.benchmark, progress=not args.quiet)
+        for part, info in manifest["parts"].items():
+            print(f"{part}: {info['videos']} videos of {', '.join(info['people'])} → {Path(args.out_dir) / part}")
+        print(
+            f"benchmark {manifest['name']} v{manifest['version']} ({args.benchmark}) in "
+            f"{time.perf_counter() - start:.1f} s; choose settings on dev, report on test once\n"
+            f"next: mol prepare --dataset casme2 --root {Path(args.out_dir) / 'dev'} --out dev.h5 --flow exact"
+        )
+        return 0
     config = SynthConfig(
         scheme=args.scheme,
         subjects=args.subjects,
         clips_per_class=args.clips_per_class,
         seed=args.seed,
         size=args.size,
+        people=tuple(args.people.split(",")) if args.people else SynthConfig.people,
         face_images=list(args.face_image or []),
         amplitude=(args.min_amplitude, args.max_amplitude),
+        fps=args.fps,
+        jpeg_quality=args.jpeg_quality,
+        blur=(0.0, args.max_blur),
     )
-    start = time.perf_counter()
     summary = generate_dataset(args.out_dir, config, progress=not args.quiet)
+    dataset = "casme2" if config.fps == 200 else "manifest"
     print(
-        f"wrote {summary['videos']} videos ({summary['frames']} frames) to {args.out_dir} in "
-        f"{time.perf_counter() - start:.1f} s\n"
-        f"next: mol prepare --dataset casme2 --scheme {args.scheme} --root {args.out_dir} --out DATA.h5 --flow exact"
+        f"wrote {summary['videos']} videos ({summary['frames']} frames) of {', '.join(summary['people'])} "
+        f"to {args.out_dir} in {time.perf_counter() - start:.1f} s\n"
+        f"next: mol prepare --dataset {dataset} --scheme {args.scheme} --root {args.out_dir} --out DATA.h5 --flow exact"
     )
     return 0
 
@@ -102,7 +119,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from mol.train.run import train_run
 
     overrides = list(args.set or [])
-    for name in ("protocol", "device", "precision", "val_subjects", "seed"):
+    for name in ("model", "protocol", "device", "precision", "val_subjects", "seed"):
         value = getattr(args, name)
         if value is not None:
             overrides.append(f"{name}={value}")
@@ -115,6 +132,15 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if results is not None:
         print(format_table(results))
         print(f"results: {args.out}/metrics.json, folds.csv, per_dataset.csv, confusion.png, curves.png")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from mol.train.compare import format_markdown, write_comparison
+
+    result = write_comparison([Path(r) for r in args.run_dir], Path(args.out), args.resamples, args.seed)
+    print(format_markdown(result))
+    print(f"written: {args.out}/compare.md, compare.csv, compare.json, compare.png")
     return 0
 
 
@@ -265,14 +291,28 @@ def build_parser() -> argparse.ArgumentParser:
         "Same seed, same bytes.",
     )
     p.add_argument("out_dir", help="output folder")
+    p.add_argument(
+        "--benchmark",
+        choices=("small", "large"),
+        help="write the fixed benchmark instead (OUT/dev and OUT/test, different people; small: 70 videos, "
+        "large: 420); the other options are then ignored",
+    )
     p.add_argument("--scheme", choices=("casme2-5", "samm-5", "megc-3"), default="casme2-5")
-    p.add_argument("--subjects", type=int, default=4, help="identities (default 4)")
+    p.add_argument("--subjects", type=int, default=4, help="subjects, each a different person while photos last (4)")
     p.add_argument("--clips-per-class", type=int, default=2, help="clips per class and subject (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=256, help="frame side in pixels (default 256)")
-    p.add_argument("--face-image", action="append", help="a further face photo (repeatable)")
+    p.add_argument(
+        "--people", help="comma-separated built-in photographs in subject order (default: all, see FACES.md)"
+    )
+    p.add_argument(
+        "--face-image", action="append", help="your own face photo, used before the built-in ones (repeatable)"
+    )
     p.add_argument("--min-amplitude", type=float, default=0.5, help="apex displacement, aligned px (default 0.5)")
     p.add_argument("--max-amplitude", type=float, default=2.5, help="apex displacement, aligned px (default 2.5)")
+    p.add_argument("--fps", type=float, default=200.0, help="frame rate; timings follow it (default 200)")
+    p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of the frames; 0 for PNG (default 90)")
+    p.add_argument("--max-blur", type=float, default=0.0, help="per-subject blur sigma up to this, px (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_synth)
 
@@ -287,6 +327,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--config", default=None, help="preset name (e.g. casme2-5cls, synthetic-demo) or YAML file")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument(
+        "--model", help="the method: mol (default), ststnet or flow-hist (baselines on onset-apex flow, same folds)"
+    )
     p.add_argument("--protocol", choices=("loso", "composite", "cross"))
     p.add_argument("--folds", help="comma-separated fold names or indices to run (for splitting over machines)")
     p.add_argument("--val-subjects", type=int, dest="val_subjects", help="training subjects held out for selection")
@@ -307,13 +350,28 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser(
+        "compare",
+        help="one table of several runs on the same videos, with paired bootstrap intervals",
+        description="Video-level accuracy, UAR and UF1 of each run, overall and per dataset, with the majority-"
+        "class and stratified-guessing rows and a paired bootstrap interval over subjects for each run's "
+        "difference from the first. Writes compare.md, .csv, .json and .png.",
+    )
+    p.add_argument("run_dir", nargs="+", help="run directories; the first is the reference")
+    p.add_argument("--out", default="compare-out", help="output folder (default compare-out)")
+    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_compare)
+
+    p = sub.add_parser(
         "demo",
         help="the main job on the embedded synthetic data: synth → prepare → train → evaluate → predict",
         description="Run the whole system on synthetic micro-expressions in minutes on a CPU and print "
         "where every output lies.",
     )
     p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")
-    p.add_argument("--subjects", type=int, default=4, help="synthetic identities, one LOSO fold each (default 4)")
+    p.add_argument(
+        "--subjects", type=int, help="only the first N people of the benchmark's test part, for a quick check (all 4)"
+    )
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the synthetic-demo preset")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)
@@ -331,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the preset (repeatable)")
     p.add_argument("--variants", help="comma-separated subset of mer, mer_flow, mer_flow_landmarks")
     p.add_argument("--folds", help="comma-separated fold names or indices to run")
-    p.add_argument("--subjects", type=int, default=4, help="synthetic identities without --cache (default 4)")
+    p.add_argument("--subjects", type=int, help="without --cache: only the first N people of the demo's data")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_ablate)
 

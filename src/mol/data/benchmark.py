@@ -42,7 +42,11 @@ def part_config(part: str, scale: str = "small", **overrides) -> SynthConfig:
         raise ValueError(f"unknown benchmark scale {scale!r}; choose one of {sorted(SCALES)}")
     people = PARTS[part]["people"]
     config = replace(
-        PART_DEFAULTS, people=people, subjects=len(people), clips_per_class=SCALES[scale][part], seed=PARTS[part]["seed"]
+        PART_DEFAULTS,
+        people=people,
+        subjects=len(people),
+        clips_per_class=SCALES[scale][part],
+        seed=PARTS[part]["seed"],
     )
     return replace(config, **overrides)
 

@@ -46,6 +46,7 @@ class VideoEntry:
     onset: int
     apex: int
     offset: int
+    first_frame: int = -1  # the number of the first frame file; sheets' frame numbers count from it
 
 
 def write_video(group: h5py.Group, arrays: dict[str, np.ndarray], attrs: dict) -> None:
@@ -109,6 +110,7 @@ class Cache:
             onset=int(a["onset"]),
             apex=int(a["apex"]),
             offset=int(a["offset"]),
+            first_frame=int(a.get("first_frame_number", -1)),
         )
 
     def _file(self) -> h5py.File:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from mol.data.align import ALIGN_MODES, ALIGNED_SIZE, NoFaceError, align_video
 from mol.data.cache import Cache, CacheError, create_cache, read_options, read_video_arrays
 from mol.data.flow import FLOW_METHODS, compute_flow, needed_pairs, reference_flow_calls
-from mol.data.frames import FrameError, read_frames
+from mol.data.frames import FrameError, frame_number, list_frames, read_frames
 from mol.data.readers import read_dataset
 from mol.data.records import Skipped, VideoRecord
 from mol.data.schemes import DEFAULT_SCHEME, ClassScheme, get_scheme, scheme_from_labels
@@ -74,6 +74,15 @@ def _label_records(records: list[VideoRecord], scheme: ClassScheme) -> tuple[lis
     return kept, skipped
 
 
+def first_frame_number(source: Path) -> int:
+    """The number in the first frame file's name; frames of a video file count from 1."""
+    if source.is_dir():
+        frames = list_frames(source)
+        number = frame_number(frames[0]) if frames else None
+        return 1 if number is None else number
+    return 1
+
+
 def _video_attrs(record: VideoRecord, label: int, stride: int) -> dict:
     return {
         "dataset": record.dataset,
@@ -87,6 +96,7 @@ def _video_attrs(record: VideoRecord, label: int, stride: int) -> dict:
         "fps": record.fps,
         "source": str(record.source),
         "flow_stride": stride,
+        "first_frame_number": first_frame_number(record.source),
     }
 
 

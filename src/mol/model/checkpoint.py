@@ -11,8 +11,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from mol.model.mol import MOL, MOLConfig
 from mol.model.official import CheckpointError
+from mol.model.registry import build_model
 
 FORMAT_NAME = "mol-checkpoint"
 FORMAT_VERSION = "1"
@@ -31,11 +31,17 @@ def atomic_write(path: Path, write) -> None:
         raise
 
 
-def save_checkpoint(model: MOL, path: str | Path, extra: dict[str, str] | None = None) -> Path:
-    """Write ``model`` to a safetensors file that alone rebuilds it (see :func:`load_checkpoint`)."""
+def save_checkpoint(model: torch.nn.Module, path: str | Path, extra: dict[str, str] | None = None) -> Path:
+    """Write a registered model to a safetensors file that alone rebuilds it, with the model's
+    name and configuration in the metadata (see :func:`load_checkpoint`)."""
     path = Path(path)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    metadata = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "config": json.dumps(model.config.to_dict())}
+    metadata = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "model": getattr(model, "model_name", "mol"),
+        "config": json.dumps(model.config.to_dict()),
+    }
     metadata.update(extra or {})
     atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
     return path
@@ -63,19 +69,24 @@ def read_checkpoint_metadata(path: str | Path) -> dict[str, str]:
     return metadata
 
 
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> MOL:
-    """Rebuild the MOL network stored by :func:`save_checkpoint`."""
+def load_checkpoint(
+    path: str | Path, device: str | torch.device = "cpu", expected: str | None = "mol"
+) -> torch.nn.Module:
+    """Rebuild the model stored by :func:`save_checkpoint`. ``expected``: the model name the
+    caller can use (None: any registered model)."""
     metadata = read_checkpoint_metadata(path)
+    name = metadata.get("model", "mol")  # checkpoints written before the registry hold MOL
+    if expected is not None and name != expected:
+        raise CheckpointError(f"{path}: holds a {name!r} model; this needs a {expected!r} checkpoint")
     try:
-        config = MOLConfig.from_dict(json.loads(metadata["config"]))
+        model = build_model(name, json.loads(metadata["config"]))
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{path}: invalid model configuration in checkpoint: {exc}") from exc
-    model = MOL.from_config(config)
     state = load_file(str(path), device="cpu")
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    mismatched = [k for k, v in state.items() if k in expected and v.shape != expected[k].shape]
+    expected_state = model.state_dict()
+    missing = [k for k in expected_state if k not in state]
+    unexpected = [k for k in state if k not in expected_state]
+    mismatched = [k for k, v in state.items() if k in expected_state and v.shape != expected_state[k].shape]
     if missing or unexpected or mismatched:
         raise CheckpointError(
             f"{path}: weights do not match the stored configuration "

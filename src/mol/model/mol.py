@@ -14,6 +14,7 @@ from mol.model.f5c import F5C
 from mol.model.flow_head import FlowHead
 from mol.model.landmark_head import LandmarkHead
 from mol.model.mer_head import MERHead
+from mol.model.registry import register_model
 
 CLIP_FRAMES = 8
 FRAME_SIZE = 128
@@ -60,6 +61,7 @@ class MOLOutput(NamedTuple):
     landmarks: torch.Tensor | None
 
 
+@register_model("mol", input="clip", summary="MOL: recognition, flow and landmarks from 8 frames")
 class MOL(nn.Module):
     """MOL on a grayscale clip x (B, 1, 8, 128, 128).
 
@@ -86,6 +88,10 @@ class MOL(nn.Module):
     @classmethod
     def from_config(cls, config: MOLConfig) -> MOL:
         return cls(**config.to_dict())
+
+    @classmethod
+    def from_config_dict(cls, data: dict) -> MOL:
+        return cls.from_config(MOLConfig.from_dict(data))
 
     @classmethod
     def from_official(cls, source, num_classes: int | None = None) -> MOL:

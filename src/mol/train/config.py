@@ -20,6 +20,7 @@ class TrainConfig:
     """Everything a run depends on; saved resolved with every run (config.yaml)."""
 
     protocol: str = "loso"
+    model: str = "mol"  # a registered model (mol.model.registry): mol, ststnet, flow-hist
     num_classes: int | None = None  # None: from the cache's class scheme
     k: int = 4
     ccc_neighbors: str = "positions"
@@ -31,6 +32,7 @@ class TrainConfig:
     weight_decay: float = 1e-3
     batch_size: int = 32
     steps: int = 1000  # optimizer steps per fold (the reference: 1000 iterations)
+    epochs: int = 0  # models fitted by epochs on one flow per video (ststnet): 0 = the model's published default
     val_subjects: int = 0  # training subjects held out for model selection and early stopping
     eval_every: int = 0  # steps between validation passes (0: only at the end)
     patience: int = 0  # validations without improvement before stopping (0: never stop early)
@@ -51,6 +53,9 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        from mol.model.registry import get_model
+
+        get_model(self.model)  # an unknown name raises, listing the known ones
         if self.compile not in COMPILE_MODES:
             raise ValueError(f"compile must be one of {COMPILE_MODES}, got {self.compile!r}")
         if self.precision not in PRECISIONS:

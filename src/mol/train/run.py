@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import yaml
 
+from mol.model.registry import get_model
 from mol.train.config import TrainConfig
 from mol.train.protocols import Fold, cross_dataset_fold, loso_folds
 from mol.train.results import write_results
@@ -68,6 +70,13 @@ def train_run(
     if rank == 0:
         _check_or_write_config(out, config, caches, data.classes)
     chosen = select_folds(all_folds, folds)
+    train = train_fold
+    if get_model(config.model).input == "apex_flow":
+        from mol.train.apex_flow import compute_apex_flows, train_apex_flow_fold
+
+        pending = [f for f in chosen if not (out / f"fold_{f.name}" / "done.json").exists()]
+        inputs = compute_apex_flows(data, progress and rank == 0) if pending else None
+        train = partial(train_apex_flow_fold, inputs=inputs)
     for i, fold in enumerate(all_folds):
         if fold not in chosen:
             continue
@@ -76,7 +85,7 @@ def train_run(
             if progress and rank == 0:
                 print(f"fold {fold.name}: already done, kept")
             continue
-        train_fold(fold, data, config, fold_dir, seed=config.seed * 1000 + i, progress=progress)
+        train(fold, data, config, fold_dir, seed=config.seed * 1000 + i, progress=progress)
     if rank != 0:
         return None
     return write_results([out], out)

@@ -324,7 +324,7 @@ def train_fold(
         extra={"fold": fold.name, "step": str(final_step), "classes": json.dumps(data.classes[:num_classes])},
     )
     pred = predict_clips(model, test_ds, config, device, heads)
-    _write_predictions(fold_dir / "predictions.csv", pred, data)
+    write_predictions(fold_dir / "predictions.csv", pred, data)
     summary = {
         "fold": fold.name,
         "steps": step,
@@ -343,7 +343,7 @@ def train_fold(
     return summary
 
 
-def _write_predictions(path: Path, pred: dict, data: RunData) -> None:
+def write_predictions(path: Path, pred: dict, data: RunData) -> None:
     import csv
 
     num_classes = pred["probs"].shape[1]
