@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# The one prepared GPU check (issues #2 and #7), for a session that draws a GPU. It needs no
+# The one prepared GPU check, for a session that draws a GPU. It needs no
 # install: the device image has torch, h5py, safetensors, pandas, matplotlib (not dlib, so
 # the loader's cache travels instead of being prepared there). From the repository root:
 #
 #   here:   bash benchmarks/make_device_cache.sh          # → .devcache/synthetic.h5 (~40 MB, ignored)
 #   device: run(command="bash benchmarks/gpu_bench.sh", carry=[".devcache"], timeout_s=560)
 #
-# Writes $OUT/throughput.jsonl (one JSON line per configuration: the #2 points, batch 32
-# float32 and bf16, then the #7 grid at batch 128 bf16, then the loader at 0-12 workers) and
+# Writes $OUT/throughput.jsonl (one JSON line per configuration: the step against the
+# reference at batch 32 float32 and bf16, then the throughput grid at batch 128 bf16, then the loader at 0-12 workers) and
 # $OUT/gpu_bench.log. Each configuration has its own time limit, so one slow compile cannot
 # take the rest down with it.
 set -uo pipefail

@@ -1,4 +1,4 @@
-"""Training throughput, one JSON line per configuration (issue #7's measurement grid).
+"""Training throughput, one JSON line per configuration (the GPU measurement grid).
 
 Each configuration runs `mol bench --json` in its own process, so peak memory is its own.
 With --data, the training loader is timed too, at each worker count. Lines go to stdout

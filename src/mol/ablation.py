@@ -27,7 +27,7 @@ class Variant:
     loss_landmark: float
 
 
-# the joint objective's weights (SPEC section 3): MER 1, flow 10, landmarks 0.1
+# the joint objective's weights: MER 1, flow 10, landmarks 0.1
 VARIANTS = (
     Variant("mer", "MER alone", 0.0, 0.0),
     Variant("mer_flow", "MER + flow", 10.0, 0.0),

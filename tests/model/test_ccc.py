@@ -8,7 +8,7 @@ from mol.model.ccc import CCC
 
 
 def naive_ccc(ccc: CCC, f: torch.Tensor) -> torch.Tensor:
-    """Literal transcription of SPEC 1.2, one node and one neighbour at a time."""
+    """Literal transcription of the CCC definition, one node and one neighbour at a time."""
     b, c, h, w = f.shape
     n = h * w
     w1, b1 = ccc.self_weight, ccc.self_bias

@@ -26,8 +26,29 @@ def test_overrides_are_typed_and_checked(tmp_path):
     with pytest.raises(ValueError, match="loss weight"):
         load_config(None, ["loss_mer=0", "loss_flow=0", "loss_landmark=0"])
     bad = tmp_path / "bad.yaml"
-    bad.write_text("epochs: 3\n")
+    bad.write_text("iterations: 3\n")
     with pytest.raises(ValueError, match="unknown config keys"):
         load_config(str(bad))
     with pytest.raises(ValueError, match="presets"):
         load_config("nope")
+
+
+def test_yaml_values_are_typed_and_ranged_with_the_key_named(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("lr: 1e-4\nsteps: 10.0\nloss_flow: 2\nflip: false\n")  # YAML 1.1 reads 1e-4 as text
+    config = load_config(str(path))
+    assert (config.lr, config.steps, config.loss_flow) == (1e-4, 10, 2.0)
+    assert isinstance(config.lr, float) and isinstance(config.steps, int) and isinstance(config.loss_flow, float)
+    for text, match in (
+        ("lr: fast\n", "lr: expected a number"),
+        ("steps: 2.5\n", "steps: expected a whole number"),
+        ("flip: 3\n", "flip: expected true/false"),
+        ("lr: -1.0\n", r"lr must lie in"),
+        ("crop_jitter: 12\n", r"crop_jitter must lie in \[0, 8\]"),
+        ("dropout: 1.0\n", "dropout must lie in"),
+    ):
+        path.write_text(text)
+        with pytest.raises(ValueError, match=match):
+            load_config(str(path))
+    with pytest.raises(ValueError, match="batch_size must lie in"):
+        load_config(None, ["batch_size=0"])

@@ -1,4 +1,4 @@
-"""The joint objective of SPEC 3 against literal per-sample computations."""
+"""The joint objective against literal per-sample computations."""
 
 import pytest
 import torch

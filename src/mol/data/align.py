@@ -1,4 +1,4 @@
-"""Face detection, 68 landmarks and the reference's similarity alignment (SPEC 4).
+"""Face detection, 68 landmarks and the reference's similarity alignment.
 
 dlib's frontal face detector (one upsample, first face) and its standard 68-point shape
 predictor find the face; a similarity transform levels the eyes and scales a box around the

@@ -1,4 +1,4 @@
-"""Training and evaluation clips from a prepared cache (SPEC 4), as a torch Dataset.
+"""Training and evaluation clips from a prepared cache, as a torch Dataset.
 
 A video of L frames gives s = floor(L / 8) clips; clip j takes frames j, j+s, …, j+7s. Training
 crops 128×128 at a random offset in 0..16 shared by all frames of a clip; evaluation crops at

@@ -1,4 +1,4 @@
-"""Ground-truth optical flow between aligned frames (SPEC 4): TV-L1 (the reference), DIS, Farnebäck."""
+"""Ground-truth optical flow between aligned frames: TV-L1 (the reference), DIS, Farnebäck."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Readers for the datasets as their owners ship them (SPEC 5), a class-folder layout and a CSV
+"""Readers for the datasets as their owners ship them, a class-folder layout and a CSV
 manifest. Each returns VideoRecords plus the rows it skipped and why; none needs the data to be
 re-sorted by hand."""
 

@@ -1,4 +1,4 @@
-"""Class schemes: which emotions become which class, for each dataset, in one place (SPEC 5).
+"""Class schemes: which emotions become which class, for each dataset, in one place.
 
 A scheme maps a (dataset, emotion) pair to a class name; emotions outside the scheme are
 dropped (and reported) rather than guessed. Emotion names are compared case-insensitively.

@@ -452,7 +452,7 @@ def expression_scale(specs: list[FieldSpec], weights: np.ndarray, landmarks: np.
     Without the second factor, a broad combination (a smile with cheek raise) moves several times
     more of the face than a local one (lips parting) at the same peak, and the total amount of
     motion alone would tell the classes apart. Equalising it halfway keeps peaks within about
-    0.6-1.6 times the drawn amplitude.
+    0.7-1.6 times the drawn amplitude.
     """
     field = sum(w * spec.build(size) for w, spec in zip(weights, specs, strict=True))
     magnitude = np.linalg.norm(field, axis=-1)

@@ -1,4 +1,4 @@
-"""The MOL network: one concept per module (see SPEC section 1)."""
+"""The MOL network: one concept per module."""
 
 from mol.model.ccc import CCC
 from mol.model.checkpoint import load_checkpoint, save_checkpoint

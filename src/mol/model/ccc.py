@@ -1,4 +1,4 @@
-"""CCC: channel correspondence convolution, a graph convolution over channel nodes (SPEC 1.2).
+"""CCC: channel correspondence convolution, a graph convolution over channel nodes.
 
 Every channel c is a node whose feature is its flattened map z_c ∈ R^N (N = S·S). The update
 is an EdgeConv: e_{c,j} = ReLU(W1 z_c + b1 + W2 (d_{c,j} - z_c) + b2), out_c = max_j e_{c,j}.

@@ -36,6 +36,9 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, extra: dict[str, s
     name and configuration in the metadata (see :func:`load_checkpoint`)."""
     path = Path(path)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    broken = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if broken:
+        raise CheckpointError(f"{path}: refusing to save non-finite weights (in {', '.join(broken[:5])})")
     metadata = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,

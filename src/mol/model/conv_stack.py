@@ -1,4 +1,4 @@
-"""Shared per-frame convolution stack (SPEC 1.1)."""
+"""Shared per-frame convolution stack."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FlowNetC correlation in pure PyTorch (SPEC 1.3, flow head).
+"""FlowNetC correlation in pure PyTorch.
 
 The reference computes it with a compiled extension on the CPU. On a 16×16 map every
 displacement lies inside the all-pairs product of the two maps, so the exact correlation is one

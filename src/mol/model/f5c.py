@@ -1,4 +1,4 @@
-"""F5C block: FCC followed by a residual CCC (SPEC 1.2)."""
+"""F5C block: FCC followed by a residual CCC."""
 
 from __future__ import annotations
 

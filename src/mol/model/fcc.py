@@ -1,4 +1,4 @@
-"""FCC: fully-connected (global circular) convolution (SPEC 1.2)."""
+"""FCC: fully-connected (global circular) convolution."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Optical-flow head in the FlowNetC style, fed with the F5C features (SPEC 1.3)."""
+"""Optical-flow head in the FlowNetC style, fed with the F5C features."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Landmark head: 68 facial landmarks from F5C features (SPEC 1.3)."""
+"""Landmark head: 68 facial landmarks from F5C features."""
 
 from __future__ import annotations
 

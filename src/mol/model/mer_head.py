@@ -1,4 +1,4 @@
-"""Micro-expression recognition head: a 3-D CNN over the interleaved F5C features (SPEC 1.3)."""
+"""Micro-expression recognition head: a 3-D CNN over the interleaved F5C features."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The joint MOL network: micro-expression class, optical flow and landmarks (SPEC 1)."""
+"""The joint MOL network: micro-expression class, optical flow and landmarks."""
 
 from __future__ import annotations
 

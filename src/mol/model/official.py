@@ -1,4 +1,4 @@
-"""Import (and export) of the reference implementation's state-dict layout (SPEC 2).
+"""Import (and export) of the reference implementation's state-dict layout.
 
 The reference names its modules conv_stack, FCC_1/CCC_1 (F5C block A), FCC_2/CCC_2 (block B),
 flownet, mer_3dcnn and ldm_predictor, and stores some tensors with singleton axes (the FCC

@@ -15,6 +15,29 @@ PRECISIONS = ("float32", "bfloat16", "float16")
 PROTOCOLS = ("loso", "composite", "cross")
 
 
+INF = float("inf")
+RANGES: tuple[tuple[str, float, float], ...] = (
+    ("num_classes", 2, INF),
+    ("k", 1, INF),
+    ("dropout", 0.0, 0.99),
+    ("loss_mer", 0.0, INF),
+    ("loss_flow", 0.0, INF),
+    ("loss_landmark", 0.0, INF),
+    ("lr", 1e-12, 10.0),
+    ("weight_decay", 0.0, 10.0),
+    ("batch_size", 1, INF),
+    ("steps", 1, INF),
+    ("epochs", 0, INF),
+    ("val_subjects", 0, INF),
+    ("eval_every", 0, INF),
+    ("patience", 0, INF),
+    ("crop_jitter", 0, 8),  # a 128 crop of a 144 frame moves at most 8 px each way
+    ("workers", 0, INF),
+    ("checkpoint_every", 1, INF),
+    ("log_every", 1, INF),
+)
+
+
 @dataclass
 class TrainConfig:
     """Everything a run depends on; saved resolved with every run (config.yaml)."""
@@ -51,17 +74,16 @@ class TrainConfig:
     cross_test: list[str] = field(default_factory=list)  # cross protocol: datasets to test on
 
     def validate(self) -> TrainConfig:
-        if self.protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
         from mol.model.registry import get_model
 
         get_model(self.model)  # an unknown name raises, listing the known ones
-        if self.compile not in COMPILE_MODES:
-            raise ValueError(f"compile must be one of {COMPILE_MODES}, got {self.compile!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if self.batch_size < 1 or self.steps < 1 or self.log_every < 1:
-            raise ValueError("batch_size, steps and log_every must be at least 1")
+        for name, allowed in (("protocol", PROTOCOLS), ("compile", COMPILE_MODES), ("precision", PRECISIONS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name, low, high in RANGES:
+            value = getattr(self, name)
+            if value is not None and not (low <= value <= high):
+                raise ValueError(f"{name} must lie in [{low}, {high}], got {value!r}")
         if not (self.loss_mer or self.loss_flow or self.loss_landmark):
             raise ValueError("at least one loss weight must be non-zero")
         if self.report_oracle and self.eval_every <= 0:
@@ -70,6 +92,27 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _typed(name: str, value: object, default: object) -> object:
+    """A value read from YAML, of the field's type: YAML 1.1 reads ``1e-4`` (no dot) as a string,
+    and a whole number where a float is meant as an int."""
+    if isinstance(value, str) and not isinstance(default, str):
+        return _coerce(name, value, default)
+    if isinstance(default, bool) and not isinstance(value, bool):
+        raise ValueError(f"{name}: expected true/false, got {value!r}")
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if (isinstance(default, int) or (default is None and name == "num_classes")) and isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{name}: expected a whole number, got {value!r}")
+        return int(value)
+    if isinstance(default, list) and isinstance(value, str):
+        return [value]
+    expected = type(default)
+    if default is not None and not isinstance(value, expected) and not (expected is float and isinstance(value, int)):
+        raise ValueError(f"{name}: expected {expected.__name__}, got {value!r}")
+    return value
 
 
 def _coerce(name: str, text: str, current: object) -> object:
@@ -81,10 +124,14 @@ def _coerce(name: str, text: str, current: object) -> object:
         raise ValueError(f"{name}: expected true/false, got {text!r}")
     if isinstance(current, list):
         return [t for t in text.split(",") if t]
-    if isinstance(current, int) or (current is None and name == "num_classes"):
-        return int(text)
-    if isinstance(current, float):
-        return float(text)
+    try:
+        if isinstance(current, int) or (current is None and name == "num_classes"):
+            return int(text)
+        if isinstance(current, float):
+            return float(text)
+    except ValueError:
+        kind = "a whole number" if isinstance(current, int) or current is None else "a number"
+        raise ValueError(f"{name}: expected {kind}, got {text!r}") from None
     return text
 
 
@@ -105,7 +152,8 @@ def load_config(preset: str | None = None, overrides: list[str] | None = None) -
     unknown = sorted(set(values) - names)
     if unknown:
         raise ValueError(f"unknown config keys {unknown}; known: {sorted(names)}")
-    config = TrainConfig(**values)
+    defaults = TrainConfig()
+    config = TrainConfig(**{k: _typed(k, v, getattr(defaults, k)) for k, v in values.items()})
     for item in overrides or []:
         key, sep, text = item.partition("=")
         key = key.strip().replace("-", "_")

@@ -1,4 +1,4 @@
-"""The joint training objective of the reference (SPEC 3)."""
+"""The joint training objective of the reference."""
 
 from __future__ import annotations
 

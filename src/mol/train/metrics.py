@@ -1,4 +1,4 @@
-"""The field's metrics (SPEC 6): from a confusion matrix summed over folds, and for flow and
+"""The field's metrics: from a confusion matrix summed over folds, and for flow and
 landmarks."""
 
 from __future__ import annotations

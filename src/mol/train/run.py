@@ -41,6 +41,16 @@ def select_folds(folds: list[Fold], wanted: list[str] | None) -> list[Fold]:
     return chosen
 
 
+def check_classes(config: TrainConfig, classes: list[str]) -> None:
+    """num_classes, when set, must equal the caches' class count: more would add prediction
+    columns no class stands for, fewer would drop labels the data holds."""
+    if config.num_classes is not None and config.num_classes != len(classes):
+        raise ValueError(
+            f"num_classes={config.num_classes} but the caches hold {len(classes)} classes ({', '.join(classes)}); "
+            "leave num_classes unset, or prepare the caches with a --scheme of that many classes"
+        )
+
+
 def _check_or_write_config(out: Path, config: TrainConfig, caches: list[str], classes: list[str]) -> None:
     resolved = {"caches": [str(Path(c).resolve()) for c in caches], **config.to_dict()}
     path = out / "config.yaml"
@@ -65,6 +75,7 @@ def train_run(
 ) -> dict | None:
     """Train every selected fold not yet finished, then write the run's results (rank 0)."""
     data = open_caches(caches)
+    check_classes(config, data.classes)
     rank, _ = init_distributed(config.device)
     all_folds = make_folds(data, config)
     if rank == 0:
