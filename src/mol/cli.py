@@ -138,7 +138,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     from mol.train.compare import format_markdown, write_comparison
 
-    result = write_comparison([Path(r) for r in args.run_dir], Path(args.out), args.resamples, args.seed)
+    names = args.names.split(",") if args.names else None
+    result = write_comparison([Path(r) for r in args.run_dir], Path(args.out), args.resamples, args.seed, names)
     print(format_markdown(result))
     print(f"written: {args.out}/compare.md, compare.csv, compare.json, compare.png")
     return 0
@@ -298,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
         "large: 420); the other options are then ignored",
     )
     p.add_argument("--scheme", choices=("casme2-5", "samm-5", "megc-3"), default="casme2-5")
-    p.add_argument("--subjects", type=int, default=4, help="subjects, each a different person while photos last (4)")
+    p.add_argument("--subjects", type=int, default=6, help="subjects, each a different person while photos last (6)")
     p.add_argument("--clips-per-class", type=int, default=2, help="clips per class and subject (default 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", type=int, default=256, help="frame side in pixels (default 256)")
@@ -358,6 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", nargs="+", help="run directories; the first is the reference")
     p.add_argument("--out", default="compare-out", help="output folder (default compare-out)")
+    p.add_argument("--names", help="comma-separated labels of the runs (default: their directory names)")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_compare)

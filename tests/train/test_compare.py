@@ -42,7 +42,8 @@ def test_paired_bootstrap_of_a_hand_made_pair(tmp_path):
     difference in accuracy of 0, {s1,s2} or {s2,s1} 0.5, {s2,s2} 1; probabilities ¼, ½, ¼."""
     first = write_run(tmp_path, "A", {"s1"})
     second = write_run(tmp_path, "B", {"s1", "s2"}, model="ststnet")
-    assert main(["compare", str(first), str(second), "--out", str(tmp_path / "cmp"), "--resamples", "4000"]) == 0
+    args = [str(first), str(second), "--out", str(tmp_path / "cmp"), "--resamples", "4000", "--names", "A,B"]
+    assert main(["compare", *args]) == 0
     result = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     rows = {row["run"]: row for row in result["rows"] if row["section"] == "all"}
     assert rows["A"]["accuracy"] == 0.5 and rows["B"]["accuracy"] == 1.0

@@ -348,7 +348,7 @@ class SynthConfig:
     """Everything that shapes a synthetic dataset (all randomness flows from ``seed``)."""
 
     scheme: str = "casme2-5"
-    subjects: int = 4
+    subjects: int = 6  # one per built-in photograph: six different people
     clips_per_class: int = 2
     seed: int = 0
     size: int = 256

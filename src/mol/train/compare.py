@@ -198,7 +198,7 @@ def plot_comparison(result: dict, path: Path) -> None:
         ax.bar(x + (k - 0.5) * 0.38, values, 0.38, yerr=[low, high], capsize=3, label=metric.upper())
     ax.set_xticks(x, [r["run"] for r in rows], rotation=20, ha="right")
     ax.set_ylim(0, 1)
-    ax.set_ylabel("video level, 95 % bootstrap interval")
+    ax.set_ylabel("video level (whiskers: 95 % interval)")
     ax.axhline(1 / len(result["classes"]), color="grey", lw=0.8, ls="--", label="chance UAR")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -206,11 +206,19 @@ def plot_comparison(result: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_comparison(run_dirs: list[Path], out: Path, resamples: int = RESAMPLES, seed: int = 0) -> dict:
-    """compare.json, compare.csv, compare.md and compare.png in ``out``."""
+def write_comparison(
+    run_dirs: list[Path], out: Path, resamples: int = RESAMPLES, seed: int = 0, names: list[str] | None = None
+) -> dict:
+    """compare.json, compare.csv, compare.md and compare.png in ``out``; ``names`` label the runs
+    (default: their directory names)."""
     if not run_dirs:
         raise ValueError("give at least one run directory")
-    result = compare_runs([load_run_videos(Path(r)) for r in run_dirs], resamples, seed)
+    if names is not None and len(names) != len(run_dirs):
+        raise ValueError(f"{len(names)} names for {len(run_dirs)} runs; give one name per run")
+    runs = [load_run_videos(Path(r)) for r in run_dirs]
+    for run, name in zip(runs, names or [r.name for r in runs], strict=True):
+        run.name = name
+    result = compare_runs(runs, resamples, seed)
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps(result, indent=2))
     flat = [

@@ -85,9 +85,10 @@ def train_run(
     if get_model(config.model).input == "apex_flow":
         from mol.train.apex_flow import compute_apex_flows, train_apex_flow_fold
 
+        # a small model on one flow per video: rank 0 alone fits it, the other ranks wait
         pending = [f for f in chosen if not (out / f"fold_{f.name}" / "done.json").exists()]
-        inputs = compute_apex_flows(data, progress and rank == 0) if pending else None
-        train = partial(train_apex_flow_fold, inputs=inputs)
+        inputs = compute_apex_flows(data, progress) if pending and rank == 0 else None
+        train = partial(train_apex_flow_fold, inputs=inputs) if rank == 0 else lambda *args, **kwargs: {}
     for i, fold in enumerate(all_folds):
         if fold not in chosen:
             continue
