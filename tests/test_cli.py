@@ -86,3 +86,15 @@ def test_console_script_runs():
     assert result.returncode == 0 and "import-official" in result.stdout
     result = subprocess.run([sys.executable, "-m", "mol", "--version"], capture_output=True, text=True, check=False)
     assert result.returncode == 0 and result.stdout.startswith("mol ")
+
+
+def test_help_starts_without_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, mol.cli; mol.cli.build_parser(); print('torch' in sys.modules, 'resource' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+    from mol import MOL  # the model API still imports on first use
+
+    assert MOL.__name__ == "MOL"

@@ -16,10 +16,11 @@ import torch
 
 from mol.model.mol import CLIP_FRAMES, FRAME_SIZE, MOL
 from mol.train.acceleration import CompiledOrEager, to_channels_last
+from mol.train.config import BENCH_DTYPES
 from mol.train.losses import joint_loss
 from mol.train.optim import make_optimizer
 
-DTYPES = ("float32", "bfloat16", "float16", "float64")
+DTYPES = BENCH_DTYPES
 
 
 @dataclass

@@ -218,8 +218,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from mol import __version__
-    from mol.bench import DTYPES
-    from mol.train.acceleration import COMPILE_MODES
+    from mol.train.config import BENCH_DTYPES as DTYPES
+    from mol.train.config import COMPILE_MODES
 
     parser = argparse.ArgumentParser(
         prog="mol", description="MOL: micro-expression recognition with optical flow and landmarks."

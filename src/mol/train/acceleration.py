@@ -14,8 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-# "reduce-overhead" also captures the step in CUDA graphs on a GPU
-COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
+from mol.train.config import COMPILE_MODES
 
 
 def to_channels_last(model: nn.Module) -> nn.Module:

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import yaml
 
-from mol.train.acceleration import COMPILE_MODES
-
 PRESET_DIR = Path(__file__).resolve().parents[1] / "configs"  # shipped inside the package
 PRECISIONS = ("float32", "bfloat16", "float16")
+BENCH_DTYPES = (*PRECISIONS, "float64")  # `mol bench` also times float64 (the parity check's precision)
+# torch.compile modes; "reduce-overhead" also captures the step in CUDA graphs on a GPU
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 PROTOCOLS = ("loso", "composite", "cross")
 
 
