@@ -28,3 +28,11 @@ def test_flow_and_landmark_errors():
     target[42:48, 0] = 10.0  # eye centres 10 px apart
     pred = target + np.array([0.5, 0.0])
     assert landmark_nme(pred, target) == pytest.approx(5.0)
+
+
+def test_uar_and_uf1_average_over_the_same_classes():
+    # truth has classes 0 and 1; one sample of class 1 is predicted as class 2 (absent from truth)
+    m = classification_metrics(confusion_matrix([0, 1, 1], [0, 1, 2], 3))
+    assert m["uar"] == pytest.approx((1 + 0.5) / 2)
+    f1_class1 = 2 * 1.0 * 0.5 / 1.5  # precision 1, recall 0.5
+    assert m["uf1"] == pytest.approx((1 + f1_class1) / 2)  # class 2 adds no zero term

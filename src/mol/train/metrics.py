@@ -16,11 +16,14 @@ def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
 def classification_metrics(cm: np.ndarray) -> dict[str, float]:
     """Accuracy (= WAR), UAR (mean recall), UF1 (macro F1) and WF1 (support-weighted F1).
 
-    Classes absent from both truth and predictions are left out of the unweighted means."""
+    One convention for both unweighted means: they average over the classes that occur in the
+    true labels. A class that is only predicted still costs, through the precision of the
+    classes whose samples went to it, but adds no term of its own (its recall is undefined).
+    Over the confusion matrix summed over all folds, as the field reports, every class occurs."""
     cm = np.asarray(cm, dtype=np.float64)
     support, predicted, correct = cm.sum(1), cm.sum(0), np.diag(cm)
     total = support.sum()
-    present = (support + predicted) > 0
+    present = support > 0
     recall = np.divide(correct, support, out=np.zeros_like(correct), where=support > 0)
     precision = np.divide(correct, predicted, out=np.zeros_like(correct), where=predicted > 0)
     f1 = np.divide(

@@ -15,6 +15,10 @@ import pandas as pd
 
 from mol.train.metrics import classification_metrics, confusion_matrix
 
+PER_FOLD_NOTE = (
+    "descriptive only: per-fold figures average over the classes in that fold's labels; the reported "
+    "figures come from the confusion matrix summed over all folds"
+)
 OPTIMISTIC = "OPTIMISTIC: selects each fold's best step on its test subject (uses test labels)"
 
 
@@ -78,6 +82,7 @@ def compute_results(table: pd.DataFrame, classes: list[str], folds: list[dict]) 
         "video_level": video,
         "per_dataset_video_level": per_dataset,
         "per_fold_clip_level": per_fold,
+        "per_fold_note": PER_FOLD_NOTE,
         "test_ground_truth_errors": auxiliary,
         "folds": folds,
         "model_selection": sorted({f.get("selection", "") for f in folds}),
