@@ -208,6 +208,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         f"({len(result.windows) - len(done)} without a face in a sampled frame), "
         f"{len(result.frames_without_face)} frames without a face; {time.perf_counter() - start:.1f} s"
     )
+    for note in result.notes:
+        print(f"note: {note}")
     for w in done[:10]:
         print(f"  window {w.index:>3} frames {w.start:>5}-{w.end:<5} {w.top_class:<12} {max(w.probabilities):.3f}")
     if len(done) > 10:
@@ -407,7 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", help="window span in frames (48) or seconds (0.25s); default 48 frames")
     p.add_argument("--stride", help="step between windows in frames or seconds; default span/6")
     p.add_argument("--fps", type=float, help="frame rate of a frame folder (videos carry their own)")
-    p.add_argument("--align", choices=("per-frame", "onset"), default="per-frame")
+    p.add_argument(
+        "--align", choices=("per-frame", "onset"), help="alignment (default: as the checkpoint's training data)"
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--classify-only", action="store_true", help="skip flow and landmarks per window (faster)")
     p.add_argument("--save-flow", action="store_true", help="also write every window's predicted flow (flows.npz)")

@@ -72,13 +72,14 @@ def run_demo(out: Path, overrides: list[str] | None = None, subjects: int | None
     index = next(i for i, v in enumerate(cache.videos) if v.subject == subject)
     item = ClipDataset(cache, [index])[0]
     with torch.no_grad():
-        out_model = model(item["clip"][None])  # all heads, whatever the preset trained
+        out_model = model(item["clip"][None])
     probs = torch.softmax(out_model.mer_logits[0], 0).tolist()
     prediction = {
         "video": cache.videos[index].key,
         "true_class": cache.classes[item["label"]],
         "probabilities": dict(zip(cache.classes, [round(p, 4) for p in probs], strict=True)),
-        "flow_epe_px": float((out_model.flow[0] - item["flow"]).norm(dim=0).mean()),
+        # a head the preset never trained has no result to show
+        "flow_epe_px": float((out_model.flow[0] - item["flow"]).norm(dim=0).mean()) if config.loss_flow > 0 else None,
     }
     (out / "prediction.json").write_text(json.dumps(prediction, indent=2))
     timings["predict"] = time.perf_counter() - t

@@ -109,3 +109,34 @@ def test_spans_in_frames_or_seconds():
     assert parse_span(None, float("nan"), 10) == 10
     with pytest.raises(ValueError, match="frame rate"):
         parse_span("0.2s", float("nan"), 10)
+
+
+def test_untrained_heads_are_not_shown_and_synthetic_training_is_said(tmp_path):
+    record = {
+        "steps": 150,
+        "loss_weights": {"mer": 1.0, "flow": 0.0, "landmarks": 0.0},
+        "trained_heads": ["mer"],
+        "datasets": ["casme2"],
+        "subjects": 3,
+        "videos": 30,
+        "classes": ["surprise", "positive", "negative"],
+        "synthetic": True,
+        "align": ["onset"],
+        "flow": ["exact"],
+        "fps": [200.0],
+    }
+    path = tmp_path / "mer_only.safetensors"
+    extra = {"classes": json.dumps(record["classes"]), "training": json.dumps(record)}
+    save_checkpoint(MOL(num_classes=3), path, extra=extra)
+    video = write_video(tmp_path / "face.avi", face_frames(24), fps=100)
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning, match="trained on 200 fps"):
+        assert main(["predict", str(video), "--checkpoint", str(path), "--out", str(out), "--window", "16"]) == 0
+    data = json.loads((out / "predictions.json").read_text())
+    assert data["hidden_heads"] == ["flow", "landmarks"]
+    assert all(w["predicted_landmarks"] is None and w["region_motion_px"] is None for w in data["windows"])
+    assert not any((out / name).exists() for name in ("flow.png", "landmarks.png", "regions.png"))
+    notes = " ".join(data["notes"])
+    assert "were not trained" in notes and "synthetic data" in notes and "200 fps" in notes
+    page = (out / "report.html").read_text()
+    assert "synthetic data" in page and "not trained" in page

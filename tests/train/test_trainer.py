@@ -65,3 +65,19 @@ def test_num_classes_must_match_the_cache(tiny_synthetic_cache, tmp_path, classe
     with pytest.raises(ValueError, match=f"num_classes={classes} but the caches hold 5 classes"):
         train_run([str(tiny_synthetic_cache)], tmp_path / "run", config, progress=False)
     assert not (tmp_path / "run" / "config.yaml").exists()
+
+
+def test_checkpoints_record_how_and_on_what_their_heads_were_trained(tiny_synthetic_cache, tmp_path):
+    import json
+
+    from mol.model.checkpoint import read_checkpoint_metadata
+    from mol.train.run import train_run
+
+    config = load_config(None, [*FAST, "steps=2"])
+    train_run([str(tiny_synthetic_cache)], tmp_path / "run", config, folds=["0"], progress=False)
+    record = json.loads(
+        read_checkpoint_metadata(tmp_path / "run" / "fold_casme2_sub01" / "model.safetensors")["training"]
+    )
+    assert record["trained_heads"] == ["mer"] and record["loss_weights"]["flow"] == 0.0
+    assert record["synthetic"] is True and record["flow"] == ["exact"] and record["steps"] == 2
+    assert (record["subjects"], record["videos"], record["fps"]) == (2, 10, [200.0])

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,9 @@ class Prediction:
     landmarks: np.ndarray = field(repr=False)  # (L, 68, 2) detected, aligned pixels
     best_window: int | None = None  # the window shown in detail
     seconds: dict[str, float] = field(default_factory=dict)  # where the time went
+    training: dict | None = None  # the checkpoint's training record (heads, data, preprocessing)
+    hidden_heads: list[str] = field(default_factory=list)  # heads never trained: their outputs are not shown
+    notes: list[str] = field(default_factory=list)  # what a reader must know before reading the results
 
     @property
     def flow(self) -> np.ndarray | None:
@@ -108,6 +112,9 @@ class Prediction:
             "frames_without_face": [{"frame": f, "time_s": self.time_of(f)} for f in self.frames_without_face],
             "best_window": self.best_window,
             "seconds": self.seconds,
+            "training": self.training,
+            "hidden_heads": self.hidden_heads,
+            "notes": self.notes,
             "windows": [
                 {
                     "predicted_landmarks": None
@@ -171,6 +178,31 @@ def plan_windows(num_frames: int, span: int, stride: int, face: np.ndarray) -> l
     return windows
 
 
+def training_notes(record: dict | None) -> tuple[list[str], list[str]]:
+    """(heads to hide, notes for the reader) from a checkpoint's training record."""
+    if record is None:
+        return [], [
+            "This checkpoint carries no training record (it predates them): its flow and landmark "
+            "heads may never have been trained, so their outputs below may be noise."
+        ]
+    hidden = [head for head in ("flow", "landmarks") if head not in record.get("trained_heads", [])]
+    notes = []
+    if hidden:
+        notes.append(
+            f"The {' and '.join(hidden)} head{'s were' if len(hidden) > 1 else ' was'} not trained "
+            "(loss weight 0), so no predicted " + " or ".join(hidden) + " are shown."
+        )
+    data = f"{', '.join(record.get('datasets', []))}: {record.get('subjects')} subjects, {record.get('videos')} videos"
+    if record.get("synthetic"):
+        notes.append(
+            f"This model was trained on synthetic data ({data}). Its labels on a real face are not "
+            "findings about that person: it has only seen generated micro-expressions."
+        )
+    else:
+        notes.append(f"Trained on {data}; classes {', '.join(record.get('classes', []))}.")
+    return hidden, notes
+
+
 def predict(
     input_path: str | Path,
     checkpoint: str | Path,
@@ -179,13 +211,14 @@ def predict(
     device: str = "cpu",
     fps: float | None = None,
     batch_size: int = 8,
-    align: str = "per-frame",
+    align: str | None = None,
     classify_only: bool = False,
 ) -> Prediction:
     """Run a trained MOL checkpoint over a video file or a folder of frames.
 
-    Every complete window gets class probabilities, predicted flow and landmarks
-    (``classify_only`` skips the flow and landmark heads, ~15× cheaper)."""
+    Every complete window gets class probabilities, and predicted flow and landmarks from the
+    heads the checkpoint trained (``classify_only`` skips those heads, ~15× cheaper). ``align``
+    defaults to the alignment the checkpoint's training data used."""
     input_path = Path(input_path)
     clock = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -198,11 +231,23 @@ def predict(
 
     metadata = read_checkpoint_metadata(checkpoint)
     model = load_checkpoint(checkpoint, device).eval()
+    record = json.loads(metadata["training"]) if "training" in metadata else None
+    hidden, notes = training_notes(record)
+    if align is None:
+        align = record["align"][0] if record and record.get("align") else "per-frame"
     n = model.num_classes
     classes = json.loads(metadata["classes"]) if "classes" in metadata else [f"class_{i}" for i in range(n)]
     lap("load model")
     frames, video_fps = read_input(input_path)
     rate = float(fps) if fps else video_fps
+    trained_rates = record.get("fps", []) if record else []
+    if trained_rates and rate > 0 and all(abs(rate - r) > 0.5 for r in trained_rates):
+        message = (
+            f"{input_path}: {rate:g} fps, but the model was trained on {', '.join(f'{r:g}' for r in trained_rates)} "
+            "fps video; a window of frames spans a different time, so motions look faster or slower"
+        )
+        warnings.warn(message, stacklevel=2)
+        notes.append(message)
     lap("read frames")
     try:
         aligned = align_video(frames, align, ALIGNED_SIZE, detect=detect_landmarks)
@@ -234,7 +279,8 @@ def predict(
                 w.flow = out.flow[j].permute(3, 0, 1, 2).cpu().numpy().astype(np.float16)
                 w.predicted_landmarks = out.landmarks[j].T.reshape(7, 68, 2).float().cpu().numpy()
 
-    every = ("mer",) if classify_only else ("mer", "flow", "landmarks")
+    detail = () if set(hidden) == {"flow", "landmarks"} else ("mer", "flow", "landmarks")
+    every = ("mer",) if classify_only or not detail else detail
     for i in range(0, len(complete), batch_size):
         run(complete[i : i + batch_size], every)
     lap("model on every window")
@@ -253,8 +299,14 @@ def predict(
         # the window where the model is most confident of a class is shown in detail
         best = max(complete, key=lambda w: max(w.probabilities))
         result.best_window = best.index
-        if best.flow is None:  # classify_only: its flow and landmarks are still wanted
-            run([best], ("mer", "flow", "landmarks"))
+        if best.flow is None and detail:  # classify_only: its flow and landmarks are still wanted
+            run([best], detail)
+    for w in windows:  # outputs of heads that were never trained are not results
+        if "flow" in hidden:
+            w.flow = None
+        if "landmarks" in hidden:
+            w.predicted_landmarks = None
+    result.training, result.hidden_heads, result.notes = record, hidden, notes
     lap("details of the best window")
     result.seconds = seconds
     return result

@@ -24,15 +24,14 @@ def write_outputs(prediction: Prediction, out: Path, save_flow: bool = False) ->
     data = prediction.to_dict()
     files["probabilities"] = out / "probabilities.png"
     plot_probabilities(prediction, files["probabilities"])
-    if prediction.best_window is not None:
-        files["flow"], files["landmarks"], files["regions"] = (
-            out / "flow.png",
-            out / "landmarks.png",
-            out / "regions.png",
-        )
+    # only heads the checkpoint trained are drawn: an untrained head's output is not a result
+    if prediction.best_window is not None and prediction.flow is not None:
+        files["flow"], files["regions"] = out / "flow.png", out / "regions.png"
         plot_flow(prediction, files["flow"])
-        plot_landmarks(prediction, files["landmarks"])
         data["region_motion_px"] = plot_regions_and_saliency(prediction, files["regions"])
+    if prediction.best_window is not None and prediction.predicted_landmarks is not None:
+        files["landmarks"] = out / "landmarks.png"
+        plot_landmarks(prediction, files["landmarks"])
     files["json"].write_text(json.dumps(data, indent=2))
     with open(files["csv"], "w", newline="") as fh:
         writer = csv.writer(fh)
@@ -98,10 +97,12 @@ def _html(prediction: Prediction, data: dict, files: dict[str, Path]) -> str:
 <html><head><meta charset="utf-8"><title>MOL prediction: {e(Path(prediction.input).name)}</title>
 <style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}
-tr.missing{{color:#999}}img{{max-width:100%}}figure{{margin:1.5em 0}}code{{background:#f3f3f3}}</style></head>
+tr.missing{{color:#999}}p.note{{background:#fff3cd;padding:6px 10px}}
+img{{max-width:100%}}figure{{margin:1.5em 0}}code{{background:#f3f3f3}}</style></head>
 <body><h1>MOL prediction</h1>
 <p>input <code>{e(prediction.input)}</code>: {prediction.num_frames} frames at {prediction.fps:.1f} fps;
 frames without a face: {e(missing)}</p>
+{"".join(f'<p class="note"><strong>{e(note)}</strong></p>' for note in prediction.notes)}
 <p>model: <code>{e(json.dumps(prediction.model_config))}</code>; classes: {e(", ".join(prediction.classes))}</p>
 {"".join(figures)}
 <h2>Windows</h2><table><tr><th>window</th><th>frames</th><th>time (s)</th>{header}<th>top class</th></tr>

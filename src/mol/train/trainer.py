@@ -349,7 +349,12 @@ def train_fold(
     save_checkpoint(
         model,
         fold_dir / "model.safetensors",
-        extra={"fold": fold.name, "step": str(final_step), "classes": json.dumps(data.classes[:num_classes])},
+        extra={
+            "fold": fold.name,
+            "step": str(final_step),
+            "classes": json.dumps(data.classes[:num_classes]),
+            "training": json.dumps(training_record(config, data, fold, final_step)),
+        },
     )
     pred = predict_clips(model, test_ds, config, device, heads)
     write_predictions(fold_dir / "predictions.csv", pred, data)
@@ -369,6 +374,30 @@ def train_fold(
     atomic_write(fold_dir / "done.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
     resume_path.unlink(missing_ok=True)
     return summary
+
+
+def training_record(config: TrainConfig, data: RunData, fold: Fold, steps: int) -> dict:
+    """What a checkpoint's heads were trained with and on, and the preprocessing it expects:
+    `mol predict` shows no head whose loss weight was zero and names the training data."""
+    options = [cache.options for cache in data.caches]
+    trained = fold.train + fold.val
+    return {
+        "steps": steps,
+        "loss_weights": {"mer": config.loss_mer, "flow": config.loss_flow, "landmarks": config.loss_landmark},
+        "trained_heads": [
+            h
+            for h, w in (("mer", config.loss_mer), ("flow", config.loss_flow), ("landmarks", config.loss_landmark))
+            if w > 0
+        ],
+        "datasets": sorted({v.entry.dataset for v in trained}),
+        "subjects": len({(v.entry.dataset, v.entry.subject) for v in trained}),
+        "videos": len(trained),
+        "classes": data.classes,
+        "synthetic": any(o.get("flow") == "exact" for o in options),  # exact flow exists only for synthetic data
+        "align": sorted({str(o.get("align")) for o in options}),
+        "flow": sorted({str(o.get("flow")) for o in options}),
+        "fps": sorted({v.entry.fps for v in trained if v.entry.fps == v.entry.fps}),
+    }
 
 
 def write_predictions(path: Path, pred: dict, data: RunData) -> None:
