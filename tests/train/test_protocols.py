@@ -43,3 +43,17 @@ def test_too_few_subjects():
         loso_folds(refs([("casme2", "sub01")]))
     with pytest.raises(ValueError, match="leaves no training subject"):
         loso_folds(refs([("a", "1"), ("a", "2")]), val_subjects=1)
+
+
+def test_composite_counts_against_megc2019():
+    from mol.train.protocols import MEGC2019_COMPOSITE, composite_counts
+
+    spec = []
+    for dataset, (samples, subjects) in MEGC2019_COMPOSITE.items():
+        spec += [(dataset, f"s{i % subjects}") for i in range(samples)]
+    lines, differences = composite_counts(refs(spec))
+    assert differences == [] and len(lines) == 3 and "casme2: 145 samples, 24 subjects" in lines[0]
+    _, differences = composite_counts(refs(spec[:-1]))  # one SAMM sample missing
+    assert differences == ["samm: 132 samples, 28 subjects (MEGC 2019: 133, 28)"]
+    assert sum(s for s, _ in MEGC2019_COMPOSITE.values()) == 442
+    assert sum(n for _, n in MEGC2019_COMPOSITE.values()) == 68

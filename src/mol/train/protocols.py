@@ -75,3 +75,25 @@ def cross_dataset_fold(
         raise ValueError(f"cross protocol: datasets {train_sets} → {test_sets}, but the caches hold {found}")
     train, val = _split_validation(train, val_subjects, seed)
     return [Fold(f"{'+'.join(train_sets)}_to_{'+'.join(test_sets)}", train, test, val)]
+
+
+# The MEGC 2019 composite as published: (samples, subjects) per dataset of the negative /
+# positive / surprise scheme; 442 samples of 68 subjects in all.
+MEGC2019_COMPOSITE: dict[str, tuple[int, int]] = {"smic": (164, 16), "casme2": (145, 24), "samm": (133, 28)}
+
+
+def composite_counts(videos: list[VideoRef]) -> tuple[list[str], list[str]]:
+    """(one summary line per dataset, one warning per difference from MEGC 2019's composite)."""
+    lines, differences = [], []
+    datasets = sorted({v.entry.dataset for v in videos} | set(MEGC2019_COMPOSITE))
+    for name in datasets:
+        mine = [v for v in videos if v.entry.dataset == name]
+        samples, subjects = len(mine), len({v.entry.subject for v in mine})
+        expected = MEGC2019_COMPOSITE.get(name)
+        lines.append(
+            f"{name}: {samples} samples, {subjects} subjects"
+            + (f" (MEGC 2019: {expected[0]}, {expected[1]})" if expected else " (not part of MEGC 2019)")
+        )
+        if expected != (samples, subjects):
+            differences.append(lines[-1])
+    return lines, differences

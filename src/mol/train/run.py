@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import yaml
 
 from mol.model.registry import get_model
 from mol.train.config import TrainConfig
-from mol.train.protocols import Fold, cross_dataset_fold, loso_folds
+from mol.train.protocols import Fold, composite_counts, cross_dataset_fold, loso_folds
 from mol.train.results import write_results
 from mol.train.trainer import RunData, init_distributed, open_caches, train_fold
 
@@ -22,6 +23,14 @@ def make_folds(data: RunData, config: TrainConfig) -> list[Fold]:
         datasets = sorted({v.entry.dataset for v in data.videos})
         if len(datasets) < 2:
             raise ValueError(f"composite protocol needs caches of several datasets, got {datasets}")
+        lines, differences = composite_counts(data.videos)
+        print("composite data:\n  " + "\n  ".join(lines))
+        if differences:
+            warnings.warn(
+                "the composite data differs from MEGC 2019's (SMIC-HS 164, CASME II 145, SAMM 133 samples; "
+                "68 subjects): " + "; ".join(differences) + ". Figures are then not comparable with published ones.",
+                stacklevel=2,
+            )
     return loso_folds(data.videos, config.val_subjects, config.seed)
 
 
