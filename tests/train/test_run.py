@@ -120,8 +120,11 @@ def test_missing_or_foreign_cache_is_a_one_line_error(tmp_path, capsys):
     assert "fake.h5" in capsys.readouterr().err
 
 
-def test_data_parallel_with_torchrun_on_cpu(cache, tmp_path):
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_data_parallel_with_torchrun_on_cpu(cache, tmp_path, early_stopping):
+    """With patience, rank 0 alone validates; every rank must stop with it (it used to hang)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    stopping = ["val_subjects=1", "eval_every=1", "patience=1", "steps=6"] if early_stopping else []
     cmd = [
         sys.executable,
         "-m",
@@ -129,7 +132,7 @@ def test_data_parallel_with_torchrun_on_cpu(cache, tmp_path):
         "--nproc-per-node",
         "2",
         "--master-port",
-        "29517",
+        str(29517 + early_stopping),
         "-m",
         "mol",
         "train",
@@ -142,11 +145,13 @@ def test_data_parallel_with_torchrun_on_cpu(cache, tmp_path):
         "--folds",
         "0",
         "--quiet",
-        *[f"--set={s}" for s in FAST],
+        *[f"--set={s}" for s in [*FAST, *stopping]],
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "ddp" / "fold_casme2_sub01" / "done.json").is_file()
+    done = json.loads((tmp_path / "ddp" / "fold_casme2_sub01" / "done.json").read_text())
+    if early_stopping:
+        assert done["steps"] < 6 and done["selection"] == "validation UF1"
     assert json.loads((tmp_path / "ddp" / "metrics.json").read_text())["clip_level"]["n"] > 0
 
 

@@ -96,6 +96,15 @@ def init_distributed(device: str) -> tuple[int, int]:
     return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
 
 
+def broadcast_flag(flag: bool, device: torch.device) -> bool:
+    """Rank 0's value of ``flag`` on every rank (itself without a process group)."""
+    if not dist.is_initialized():
+        return flag
+    value = torch.tensor([int(flag)], device=device)
+    dist.broadcast(value, src=0)
+    return bool(value.item())
+
+
 def _barrier() -> None:
     if dist.is_initialized():
         dist.barrier()
@@ -331,7 +340,10 @@ def train_fold(
                     "evaluations": json.dumps(evaluations),
                 },
             )
-        if config.patience and stale >= config.patience:
+        # rank 0 alone validates; every rank must take its decision, or the others would wait
+        # for a step rank 0 never takes
+        validated = config.patience and config.eval_every and step % config.eval_every == 0
+        if validated and broadcast_flag(stale >= config.patience, device):
             break
     flush()
     bar.close()
