@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from mol.data.align import detect_landmarks
+from mol.data.synthetic import inter_ocular
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "mol" / "data" / "faces"
 SOURCES = {  # vendored name: (sdist prefix, member inside it)
@@ -44,7 +45,7 @@ def main(sdists: Path) -> None:
         landmarks = detect_landmarks(gray)
         centre = landmarks.mean(0)
         half = 0.5 * BOX_WIDTHS * float(np.ptp(landmarks[:, 0]))
-        iod = float(np.linalg.norm(landmarks[36:42].mean(0) - landmarks[42:48].mean(0)))
+        iod = inter_ocular(landmarks)
         scale = min(1.0, MAX_IOD / iod)
         side = round(2 * half * scale)
         matrix = np.array([[scale, 0, side / 2 - scale * centre[0]], [0, scale, side / 2 - scale * centre[1]]])

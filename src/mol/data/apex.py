@@ -35,8 +35,9 @@ def onset_apex_indices(entry: VideoEntry) -> tuple[int, int, str]:
     start = 0 if onset is None else onset
     if apex is not None and apex > start:
         return start, apex, "annotated apex"
-    end = last if offset is None or offset <= start else offset
-    return start, (start + end + 1) // 2, "middle of the annotated interval" if offset else "middle of the clip"
+    if offset is not None and offset > start:
+        return start, (start + offset + 1) // 2, "middle of the annotated interval"
+    return start, (start + last + 1) // 2, "middle of the clip"
 
 
 def flow_method_for(cache: Cache) -> str:

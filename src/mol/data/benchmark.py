@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -70,18 +71,17 @@ def write_benchmark(out: str | Path, scale: str = "small", progress: bool = True
     manifest = {"name": BENCHMARK_NAME, "version": BENCHMARK_VERSION, "scale": scale, "parts": {}}
     if overrides:
         manifest["overrides"] = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
+    same_settings = {k: v for k, v in old.items() if k != "parts"} == {
+        k: v for k, v in manifest.items() if k != "parts"
+    }
     for part in PARTS:
         config = part_config(part, scale, **overrides)
         root = out / part
-        recorded = old.get("parts", {}).get(part, {})
-        if (
-            {k: v for k, v in old.items() if k != "parts"} == {k: v for k, v in manifest.items() if k != "parts"}
-            and recorded.get("sha256")
-            and root.is_dir()
-            and tree_digest(root) == recorded["sha256"]
-        ):
+        recorded = old.get("parts", {}).get(part, {}) if same_settings else {}
+        if recorded.get("sha256") and root.is_dir() and tree_digest(root) == recorded["sha256"]:
             manifest["parts"][part] = recorded
             continue
+        shutil.rmtree(root, ignore_errors=True)  # no frame of another version or scale may stay behind
         summary = generate_dataset(root, config, progress=progress)
         manifest["parts"][part] = {
             "people": list(config.people),

@@ -653,7 +653,8 @@ def generate_dataset(out_dir: str | Path, config: SynthConfig, progress: bool = 
             group = gt.create_group(f"{subject}/{video.name}")
             _write_ground_truth(group, video)
             group.attrs["face"], group.attrs["fps"] = source, config.fps
-            summary["people"] += [] if source in summary["people"] else [source]
+            if source not in summary["people"]:
+                summary["people"].append(source)
             summary["videos"] += 1
             summary["frames"] += len(video.frames)
             bar.update()

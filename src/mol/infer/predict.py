@@ -277,10 +277,12 @@ def predict(
             w.saliency = saliency[j]
             if out.flow is not None:
                 w.flow = out.flow[j].permute(3, 0, 1, 2).cpu().numpy().astype(np.float16)
+            if out.landmarks is not None:
                 w.predicted_landmarks = out.landmarks[j].T.reshape(7, 68, 2).float().cpu().numpy()
 
-    detail = () if set(hidden) == {"flow", "landmarks"} else ("mer", "flow", "landmarks")
-    every = ("mer",) if classify_only or not detail else detail
+    # only the heads the checkpoint trained run: an untrained head's output is not a result
+    detail = ("mer", *(head for head in ("flow", "landmarks") if head not in hidden))
+    every = ("mer",) if classify_only else detail
     for i in range(0, len(complete), batch_size):
         run(complete[i : i + batch_size], every)
     lap("model on every window")
@@ -299,13 +301,8 @@ def predict(
         # the window where the model is most confident of a class is shown in detail
         best = max(complete, key=lambda w: max(w.probabilities))
         result.best_window = best.index
-        if best.flow is None and detail:  # classify_only: its flow and landmarks are still wanted
+        if every != detail:  # classify_only: its flow and landmarks are still wanted
             run([best], detail)
-    for w in windows:  # outputs of heads that were never trained are not results
-        if "flow" in hidden:
-            w.flow = None
-        if "landmarks" in hidden:
-            w.predicted_landmarks = None
     result.training, result.hidden_heads, result.notes = record, hidden, notes
     lap("details of the best window")
     result.seconds = seconds

@@ -135,9 +135,8 @@ def compare_runs(runs: list[RunVideos], resamples: int = RESAMPLES, seed: int = 
         majority, guesses = trivial_predictions(labels, groups, n, seed)
         reference = scores(labels, preds[0], n)
         boot = paired_bootstrap(labels, [*preds, majority], groups, n, resamples, seed)
-        names = [(run.name, run.model, run.train_seconds) for run in runs] + [("majority class", "trivial", 0.0)]
-        for m, (name, model, seconds) in enumerate(names):
-            pred = preds[m] if m < len(runs) else majority
+        methods = [(run.name, run.model, run.train_seconds) for run in runs] + [("majority class", "trivial", 0.0)]
+        for m, ((name, model, seconds), pred) in enumerate(zip(methods, [*preds, majority], strict=True)):
             row = {"section": section, "run": name, "model": model, "videos": int(keep.sum())}
             row["subjects"] = int(groups.max() + 1)
             row.update(scores(labels, pred, n))

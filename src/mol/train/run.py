@@ -92,12 +92,12 @@ def train_run(
     chosen = select_folds(all_folds, folds)
     train = train_fold
     if get_model(config.model).input == "apex_flow":
+        if rank != 0:  # a small model on one flow per video: rank 0 alone fits it
+            return None
         from mol.train.apex_flow import compute_apex_flows, train_apex_flow_fold
 
-        # a small model on one flow per video: rank 0 alone fits it, the other ranks wait
         pending = [f for f in chosen if not (out / f"fold_{f.name}" / "done.json").exists()]
-        inputs = compute_apex_flows(data, progress) if pending and rank == 0 else None
-        train = partial(train_apex_flow_fold, inputs=inputs) if rank == 0 else lambda *args, **kwargs: {}
+        train = partial(train_apex_flow_fold, inputs=compute_apex_flows(data, progress) if pending else None)
     for i, fold in enumerate(all_folds):
         if fold not in chosen:
             continue

@@ -396,19 +396,15 @@ def training_record(config: TrainConfig, data: RunData, fold: Fold, steps: int) 
     return {
         "steps": steps,
         "loss_weights": {"mer": config.loss_mer, "flow": config.loss_flow, "landmarks": config.loss_landmark},
-        "trained_heads": [
-            h
-            for h, w in (("mer", config.loss_mer), ("flow", config.loss_flow), ("landmarks", config.loss_landmark))
-            if w > 0
-        ],
+        "trained_heads": list(LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark).heads()),
         "datasets": sorted({v.entry.dataset for v in trained}),
-        "subjects": len({(v.entry.dataset, v.entry.subject) for v in trained}),
+        "subjects": len({v.subject_id for v in trained}),
         "videos": len(trained),
         "classes": data.classes,
         "synthetic": any(o.get("flow") == "exact" for o in options),  # exact flow exists only for synthetic data
         "align": sorted({str(o.get("align")) for o in options}),
         "flow": sorted({str(o.get("flow")) for o in options}),
-        "fps": sorted({v.entry.fps for v in trained if v.entry.fps == v.entry.fps}),
+        "fps": sorted({v.entry.fps for v in trained if not math.isnan(v.entry.fps)}),
     }
 
 
