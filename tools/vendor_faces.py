@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from mol.data.align import detect_landmarks
-from mol.data.synthetic import inter_ocular
+from mol.constants import inter_ocular
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "mol" / "data" / "faces"
 SOURCES = {  # vendored name: (sdist prefix, member inside it)

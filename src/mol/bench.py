@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from mol.model.mol import CLIP_FRAMES, FRAME_SIZE, MOL
+from mol.constants import CLIP_FRAMES
+from mol.constants import CROP as FRAME_SIZE
+from mol.model.mol import MOL
 from mol.train.acceleration import CompiledOrEager, to_channels_last
 from mol.train.config import BENCH_DTYPES
 from mol.train.losses import joint_loss
@@ -50,6 +52,7 @@ class BenchReport:
     saved_for_backward_mib: float
     channels_last: bool = False
     compile: str = "none"
+    flow_pairs: int = CLIP_FRAMES - 1
     versions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -145,16 +148,27 @@ def run_bench(
     progress: Callable[[str], None] | None = None,
     channels_last: bool = False,
     compile_mode: str = "none",
+    flow_pairs: int = CLIP_FRAMES - 1,
 ) -> BenchReport:
     """Time the eval forward, then the training step (forward, joint loss, backward, AdamW).
 
     ``channels_last`` and ``compile_mode`` are the training options of the same names (see
     :mod:`mol.train.acceleration`); the eval forward and the training step are compiled
-    separately, as a run would use them."""
+    separately, as a run would use them. ``flow_pairs`` k < 7 times the training step with
+    stochastic flow supervision (flow of k random pairs, as the trainer's ``flow_pairs``)."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if batch < 1 or repeats < 1 or warmup < 0:
         raise ValueError("batch and repeats must be ≥ 1, warmup ≥ 0")
+    if not 1 <= flow_pairs <= CLIP_FRAMES - 1:
+        raise ValueError(f"flow_pairs must lie in 1..{CLIP_FRAMES - 1}, got {flow_pairs}")
+    pair_draws = torch.Generator().manual_seed(0)
+
+    def draw_pairs() -> torch.Tensor | None:
+        if flow_pairs == CLIP_FRAMES - 1:
+            return None
+        return torch.randperm(CLIP_FRAMES - 1, generator=pair_draws)[:flow_pairs].sort().values
+
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("CUDA was asked for but torch.cuda.is_available() is False")
@@ -185,9 +199,10 @@ def run_bench(
 
     def train_step() -> None:
         optimizer.zero_grad(set_to_none=True)
+        pairs = draw_pairs()
         with autocast():
-            out = train_model(data["clip"])
-        loss = joint_loss(out, data["label"], data["flow"], data["landmarks"]).total
+            out = train_model(data["clip"], flow_pairs=pairs)
+        loss = joint_loss(out, data["label"], data["flow"], data["landmarks"], flow_pairs=pairs).total
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
@@ -201,9 +216,10 @@ def run_bench(
     train_timing = _time_phase(train_step, dev, batch, repeats, warmup)
 
     def train_forward() -> torch.Tensor:
+        pairs = draw_pairs()
         with autocast():
-            out = model(data["clip"])
-        return joint_loss(out, data["label"], data["flow"], data["landmarks"]).total
+            out = model(data["clip"], flow_pairs=pairs)
+        return joint_loss(out, data["label"], data["flow"], data["landmarks"], flow_pairs=pairs).total
 
     saved = saved_for_backward_mib(train_forward)
     return BenchReport(
@@ -220,6 +236,7 @@ def run_bench(
         saved_for_backward_mib=saved,
         channels_last=channels_last,
         compile=f"eval: {eval_model.status}; train: {train_model.status}",
+        flow_pairs=flow_pairs,
         versions={
             "python": sys.version.split()[0],
             "torch": torch.__version__,
@@ -235,7 +252,8 @@ def format_report(report: BenchReport) -> str:
         f"MOL bench: batch {report.batch}, {report.dtype}, {report.device} ({report.device_name}), "
         f"{report.threads} threads, {report.parameters / 1e6:.1f} M parameters"
         + (", channels-last" if report.channels_last else "")
-        + (f", {report.compile}" if "compile mode" in report.compile else ""),
+        + (f", {report.compile}" if "compile mode" in report.compile else "")
+        + (f", flow of {report.flow_pairs} of 7 pairs per training step" if report.flow_pairs < 7 else ""),
         f"{'phase':<15}{'ms median':>12}{'min':>10}{'max':>10}{'clips/s':>10}{'peak MiB':>11}",
     ]
     for name, t in (("training step", report.train_step), ("eval forward", report.eval_forward)):

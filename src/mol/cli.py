@@ -38,6 +38,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         progress=progress,
         channels_last=args.channels_last,
         compile_mode=args.compile,
+        flow_pairs=args.flow_pairs,
     )
     print(json.dumps(report.to_dict(), indent=2) if args.json else format_report(report))
     return 0
@@ -243,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--classes", type=int, default=5, help="number of MER classes (default 5)")
     p.add_argument("--channels-last", action="store_true", help="convolution weights NHWC")
     p.add_argument("--compile", choices=COMPILE_MODES, default="none", help="torch.compile mode (default none)")
+    p.add_argument(
+        "--flow-pairs", type=int, default=7, help="frame pairs of 7 whose flow the training step supervises (default 7)"
+    )
     p.add_argument("--data", action="append", metavar="CACHE", help="time the training loader on a cache instead")
     p.add_argument("--workers", type=int, default=0, help="with --data: loader worker processes (default 0)")
     p.add_argument("--batches", type=int, default=30, help="with --data: timed batches (default 30)")

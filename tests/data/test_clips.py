@@ -112,3 +112,43 @@ def test_an_epoch_index_pair_gives_that_epochs_augmentation(cache):
     for a, b in zip(got, expected, strict=True):
         torch.testing.assert_close(a, b)
     assert any(not torch.equal(ds[i]["clip"], e) for i, e in enumerate(expected))  # epoch 0 differs
+
+
+def test_subject_normalisation_uses_each_subjects_own_frame_statistics(tiny_synthetic_cache):
+    cache = Cache(tiny_synthetic_cache)
+    ds = ClipDataset(cache, normalize="subject")
+    raw = ClipDataset(cache, normalize="subject", raw=True)
+    seen = {}
+    for i in range(len(ds)):
+        entry = cache.videos[ds.refs[i].video]
+        if entry.subject in seen:
+            continue
+        frames = np.concatenate(
+            [cache.group(v.key)["frames"][()] for v in cache.videos if v.subject == entry.subject]
+        ).astype(np.float64)
+        mean, std = frames.mean(), frames.std()
+        seen[entry.subject] = mean
+        ref = ds.refs[i]
+        o = EVAL_OFFSET
+        picked = cache.group(entry.key)["frames"][ref.start :: ref.stride][:8, o : o + 128, o : o + 128]
+        expected = torch.from_numpy(((picked - mean) / std).astype(np.float32))
+        torch.testing.assert_close(ds[i]["clip"][0], expected, rtol=1e-5, atol=1e-5)
+        batch = to_model_inputs(torch.utils.data.default_collate([raw[i]]), "cpu")
+        torch.testing.assert_close(batch["clip"][0], ds[i]["clip"], rtol=1e-6, atol=1e-6)
+    assert len(seen) == 3 and len({round(m, 3) for m in seen.values()}) == 3  # the subjects do differ
+    with pytest.raises(ValueError, match="normalize"):
+        ClipDataset(cache, normalize="video")
+
+
+def test_several_test_crops_show_every_clip_at_random_offsets(tiny_synthetic_cache):
+    cache = Cache(tiny_synthetic_cache)
+    single = ClipDataset(cache, [0])
+    five = ClipDataset(cache, [0], eval_crops=5, seed=4)
+    assert len(five) == 5 * len(single)
+    items = [five[i] for i in range(5)]
+    assert {(it["video"], it["start"]) for it in items} == {(single[0]["video"], single[0]["start"])}
+    offsets = [five._augmentation(i)[:2] for i in range(5)]
+    assert all(0 <= o <= 2 * EVAL_OFFSET for pair in offsets for o in pair) and len(set(offsets)) > 1
+    again = ClipDataset(cache, [0], eval_crops=5, seed=4)
+    torch.testing.assert_close(again[3]["clip"], items[3]["clip"])  # the same crops every time
+    assert len(ClipDataset(cache, [0], train=True, eval_crops=5)) == len(single)  # training ignores it

@@ -135,3 +135,16 @@ def test_skipped_heads_are_none_and_the_rest_unchanged():
     torch.testing.assert_close(mer_only.mer_logits, full.mer_logits)
     with pytest.raises(ValueError, match="unknown heads"):
         model(x, heads=("emotion",))
+
+
+def test_flow_of_chosen_pairs_equals_those_pairs_of_the_full_flow():
+    model = MOL().eval()
+    x = torch.randn(2, 1, 8, 128, 128)
+    with torch.no_grad():
+        full = model(x, heads=("flow",)).flow
+        some = model(x, heads=("flow",), flow_pairs=torch.tensor([5, 0])).flow
+    assert some.shape == (2, 2, 128, 128, 2)
+    torch.testing.assert_close(some, full[..., [5, 0]], rtol=1e-4, atol=1e-4)
+    for bad in (torch.tensor([7]), torch.tensor([-1]), torch.tensor([], dtype=torch.long)):
+        with pytest.raises(ValueError, match="pairs"):
+            model(x, heads=("flow",), flow_pairs=bad)

@@ -1,5 +1,7 @@
 """The joint objective against literal per-sample computations."""
 
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -34,9 +36,34 @@ def test_landmark_loss_matches_per_frame_sum():
     torch.testing.assert_close(landmark_loss(pred, gt), total / (3 * 68))
 
 
-def test_flow_loss_is_mse_over_seven_pairs():
-    a, b = torch.randn(2, 2, 8, 8, 7), torch.randn(2, 2, 8, 8, 7)
-    torch.testing.assert_close(flow_loss(a, b), ((a - b) ** 2).mean() / 7)
+def test_flow_loss_of_a_one_pixel_horizontal_error():
+    # every x component off by 1 px, y exact: the mean squared error is 1/2, over 7 pairs 1/14
+    truth = torch.randn(2, 2, 8, 8, 7, dtype=torch.float64)
+    pred = truth.clone()
+    pred[:, 0] += 1.0
+    torch.testing.assert_close(flow_loss(pred, truth), torch.tensor(1 / 14, dtype=torch.float64))
+    pred[:, :, :, :, 3] += 2.0  # pair 3 now also 2 px off in y and 3 px in x: (9 + 4) / 2 there
+    expected = (6 * 0.5 + (9 + 4) / 2) / 7 / 7
+    torch.testing.assert_close(flow_loss(pred, truth), torch.tensor(expected, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("k", [1, 2, 5])
+def test_flow_loss_on_pair_subsets_is_unbiased(k):
+    """Averaged over every k-subset of the 7 pairs, the subset loss and its gradient equal the
+    full loss and its gradient."""
+    truth = torch.randn(2, 2, 6, 6, 7, dtype=torch.float64)
+    full_pred = torch.randn(2, 2, 6, 6, 7, dtype=torch.float64, requires_grad=True)
+    full = flow_loss(full_pred, truth)
+    (full_grad,) = torch.autograd.grad(full, full_pred)
+    subsets = list(itertools.combinations(range(7), k))
+    pred = full_pred.detach().requires_grad_(True)
+    mean = sum(flow_loss(pred[..., list(s)], truth, torch.tensor(s)) for s in subsets) / len(subsets)
+    (mean_grad,) = torch.autograd.grad(mean, pred)
+    torch.testing.assert_close(mean, full.detach())
+    torch.testing.assert_close(mean_grad, full_grad)
+    one = flow_loss(pred[..., list(subsets[0])], truth, torch.tensor(subsets[0]))
+    if k < 7:
+        assert not torch.isclose(one, full)  # a single subset is an estimate, not the loss
 
 
 def test_joint_loss_weights_and_skipped_terms():

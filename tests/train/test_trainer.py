@@ -5,6 +5,7 @@ import warnings
 import pytest
 import torch
 
+from mol.data.cache import Cache
 from mol.train.config import load_config
 from mol.train.trainer import warn_if_slow_precision
 
@@ -81,3 +82,47 @@ def test_checkpoints_record_how_and_on_what_their_heads_were_trained(tiny_synthe
     assert record["trained_heads"] == ["mer"] and record["loss_weights"]["flow"] == 0.0
     assert record["synthetic"] is True and record["flow"] == ["exact"] and record["steps"] == 2
     assert (record["subjects"], record["videos"], record["fps"]) == (2, 10, [200.0])
+
+
+def test_the_reference_fcc_initialisation_draws_embeddings_and_biases_from_a_unit_normal():
+    from mol.model.fcc import FCC
+    from mol.train.trainer import build_model
+
+    def stds(model):
+        fcc = next(m for m in model.modules() if isinstance(m, FCC))
+        pos = torch.cat([fcc.pos_h1, fcc.pos_w1, fcc.pos_h2, fcc.pos_w2]).detach()
+        bias = torch.cat([fcc.bias_h1, fcc.bias_w1, fcc.bias_h2, fcc.bias_w2]).detach()
+        return float(pos.std()), float(bias.std())
+
+    reference = stds(build_model(load_config(None, ["fcc_init=randn"]), 5, seed=0))
+    default = stds(build_model(load_config(None, []), 5, seed=0))
+    assert all(0.9 < s < 1.1 for s in reference)  # 8192 and 256 draws of N(0, 1)
+    assert default[0] < 0.05 and default[1] == 0.0
+
+
+def test_reference_eval_mode_freezes_batchnorm_statistics_after_the_first_epoch(tiny_synthetic_cache, tmp_path):
+    """Train one epoch, and one epoch plus two steps: with eval_mode_after_epochs=1 the extra
+    steps change weights but no BatchNorm running statistic; without it they change both."""
+    from mol.model.checkpoint import load_checkpoint
+    from mol.train.run import train_run
+    from mol.train.sampling import EpochBatchSampler
+    from mol.train.trainer import trains_in_train_mode
+
+    cache = Cache(tiny_synthetic_cache)
+    train_clips = sum(v.num_frames // 8 for v in cache.videos if v.subject != "sub01")
+    epoch = EpochBatchSampler(train_clips, 8, 0).batches_per_epoch
+
+    def final_model(frozen: int, steps: int):
+        config = load_config(None, [*FAST, "batch_size=8", f"steps={steps}", f"eval_mode_after_epochs={frozen}"])
+        out = tmp_path / f"run_{frozen}_{steps}"
+        train_run([str(tiny_synthetic_cache)], out, config, folds=["0"], progress=False)
+        return load_checkpoint(out / "fold_casme2_sub01" / "model.safetensors").state_dict()
+
+    one = final_model(1, epoch)  # the first epoch trains in train mode either way
+    for frozen in (1, 0):
+        more = final_model(frozen, epoch + 2)
+        stats_equal = all(torch.equal(one[k], more[k]) for k in one if k.endswith("running_mean"))
+        weights_equal = torch.equal(one["mer_head.fc2.weight"], more["mer_head.fc2.weight"])
+        assert stats_equal == bool(frozen) and not weights_equal
+    config = load_config(None, ["eval_mode_after_epochs=2"])
+    assert [trains_in_train_mode(config, s, 3) for s in (0, 5, 6, 9)] == [True, True, False, False]

@@ -18,14 +18,13 @@ from typing import Literal
 import cv2
 import numpy as np
 
-ALIGNED_SIZE = 144
+from mol.constants import ALIGNED_SIZE, LEFT_EYE, RIGHT_EYE
+
 BORDER_GREY = 128
 BOX_SCALE = 2.5
 AlignMode = Literal["per-frame", "onset"]
 ALIGN_MODES: tuple[str, ...] = ("per-frame", "onset")
 
-LEFT_EYE = slice(36, 42)
-RIGHT_EYE = slice(42, 48)
 NOSE_TIP, MOUTH_LEFT, MOUTH_RIGHT = 30, 48, 54
 
 

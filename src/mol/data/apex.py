@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from mol.constants import CROP
+from mol.constants import EVAL_OFFSET as CROP_OFFSET
 from mol.data.cache import Cache, CacheError, VideoEntry
 from mol.data.flow import FLOW_METHODS, compute_flow
 
-CROP = 128  # the model crop: aligned frames are 144 px, centre crop at offset 8
-CROP_OFFSET = 8
 EXACT_FALLBACK = "tvl1"  # exact synthetic flow exists only between clip frames; estimate instead
 
 

@@ -16,11 +16,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from mol.constants import CLIP_FRAMES, CROP, EVAL_OFFSET, NUM_LANDMARKS, PIXEL_NORMALIZATIONS
 from mol.data.cache import Cache
 
-CROP = 128
-EVAL_OFFSET = 8
-CLIP_FRAMES = 8
 MODEL_INPUTS = ("clip", "flow", "landmarks")  # the item entries to_model_inputs finishes
 
 # Pixel normalisation: a fixed function of uint8 values, the same in training and inference.
@@ -28,10 +26,33 @@ PIXEL_MEAN = 127.5
 PIXEL_SCALE = 127.5
 
 
-def normalize_frames(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 pixels → float32 in [-1, 1]: (x - 127.5) / 127.5."""
+def normalize_frames(
+    frames: np.ndarray | torch.Tensor, mean: float = PIXEL_MEAN, scale: float = PIXEL_SCALE
+) -> torch.Tensor:
+    """uint8 pixels → float32 (x - mean) / scale; by default [-1, 1]: (x - 127.5) / 127.5."""
     t = torch.as_tensor(frames)
-    return (t.float() - PIXEL_MEAN) / PIXEL_SCALE
+    return (t.float() - mean) / scale
+
+
+def pixel_statistics(frames: np.ndarray) -> tuple[float, float]:
+    """(mean, standard deviation) of uint8 frames: a subject's or a video's normalisation."""
+    values = np.asarray(frames, dtype=np.float64)
+    return float(values.mean()), float(max(values.std(), 1.0))  # a flat image would divide by 0
+
+
+def subject_pixel_statistics(cache: Cache) -> dict[tuple[str, str], tuple[float, float]]:
+    """(mean, standard deviation) of all cached frames of each (dataset, subject): the reference
+    normalises each stored array, one per subject, by its own statistics. Uses no labels."""
+    sums: dict[tuple[str, str], np.ndarray] = {}
+    for entry in cache.videos:
+        frames = cache.group(entry.key)["frames"][:].astype(np.float64)
+        acc = sums.setdefault((entry.dataset, entry.subject), np.zeros(3))
+        acc += (frames.size, frames.sum(), (frames**2).sum())
+    stats = {}
+    for key, (n, total, squares) in sums.items():
+        mean = total / n
+        stats[key] = (float(mean), float(max(np.sqrt(max(squares / n - mean**2, 0.0)), 1.0)))
+    return stats
 
 
 def _mirror_permutation() -> np.ndarray:
@@ -41,7 +62,7 @@ def _mirror_permutation() -> np.ndarray:
     pairs += [(31, 35), (32, 34)]  # nostrils
     pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]  # eyes
     pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)]  # mouth
-    perm = np.arange(68)
+    perm = np.arange(NUM_LANDMARKS)
     for a, b in pairs:
         perm[a], perm[b] = b, a
     return perm
@@ -86,10 +107,17 @@ class ClipDataset(Dataset):
         seed: int = 0,
         crop_jitter: int = EVAL_OFFSET,
         raw: bool = False,
+        normalize: str = "fixed",
+        eval_crops: int = 1,
     ) -> None:
         """``crop_jitter`` j: training crops start at a random offset in [8 - j, 8 + j] (both axes,
         shared by the clip's frames); the reference's 0..16 is j = 8, and j = 0 always crops the
-        centre like evaluation (faster to learn on short schedules)."""
+        centre like evaluation (faster to learn on short schedules).
+
+        ``normalize``: "fixed" ((x - 127.5) / 127.5) or "subject" (by the statistics of the
+        subject's frames, the reference's). ``eval_crops`` n > 1 (evaluation only): every clip
+        is seen n times, each at a random offset in 0..16 seeded by (seed, clip, crop), as the
+        reference's test sets of 5 random crops per clip; n = 1 is the centre crop."""
         self.cache = cache if isinstance(cache, Cache) else Cache(cache)
         self.refs = clip_refs(self.cache, video_indices)
         self.train = train
@@ -105,9 +133,15 @@ class ClipDataset(Dataset):
                 f"crop_jitter must be within 0..{min(EVAL_OFFSET, margin - EVAL_OFFSET)}, got {crop_jitter}"
             )
         self.crop_jitter = crop_jitter
+        if normalize not in PIXEL_NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {PIXEL_NORMALIZATIONS}, got {normalize!r}")
+        self.pixel_stats = subject_pixel_statistics(self.cache) if normalize == "subject" else None
+        if eval_crops < 1:
+            raise ValueError(f"eval_crops must be ≥ 1, got {eval_crops}")
+        self.eval_crops = 1 if train else eval_crops
 
     def __len__(self) -> int:
-        return len(self.refs)
+        return len(self.refs) * self.eval_crops
 
     def set_epoch(self, epoch: int) -> None:
         """Changes the random crops and flips of plain integer indices, deterministically per
@@ -115,6 +149,10 @@ class ClipDataset(Dataset):
         self.epoch = epoch
 
     def _augmentation(self, index: int, epoch: int | None = None) -> tuple[int, int, bool]:
+        if not self.train and self.eval_crops > 1:
+            rng = np.random.default_rng((self.seed, index))  # index: clip · eval_crops + crop
+            ox, oy = (int(v) for v in rng.integers(0, 2 * EVAL_OFFSET + 1, size=2))
+            return ox, oy, False
         if not self.train:
             return EVAL_OFFSET, EVAL_OFFSET, False
         rng = np.random.default_rng((self.seed, self.epoch if epoch is None else epoch, index))
@@ -124,7 +162,7 @@ class ClipDataset(Dataset):
 
     def __getitem__(self, index: int | tuple[int, int]) -> dict[str, torch.Tensor | int]:
         epoch, index = index if isinstance(index, tuple) else (None, index)
-        ref = self.refs[index]
+        ref = self.refs[index // self.eval_crops]
         entry = self.cache.videos[ref.video]
         group = self.cache.group(entry.key)
         frame_idx = [ref.start + k * ref.stride for k in range(CLIP_FRAMES)]
@@ -150,11 +188,19 @@ class ClipDataset(Dataset):
             "landmarks": torch.from_numpy(np.ascontiguousarray(landmarks, dtype=np.float32)),
             "video": ref.video,
             "start": ref.start,
+            **self._pixel_normalization(entry),
         }
         if self.raw:
             return item
-        finished = to_model_inputs({k: item[k][None] for k in MODEL_INPUTS})  # a batch of one
+        one = {k: item[k][None] for k in MODEL_INPUTS} | {k: [item[k]] for k in ("pixel_mean", "pixel_scale")}
+        finished = to_model_inputs(one)  # a batch of one
         return {**item, **{k: finished[k][0] for k in MODEL_INPUTS}}
+
+    def _pixel_normalization(self, entry) -> dict[str, float]:
+        mean, scale = (
+            (PIXEL_MEAN, PIXEL_SCALE) if self.pixel_stats is None else self.pixel_stats[(entry.dataset, entry.subject)]
+        )
+        return {"pixel_mean": mean, "pixel_scale": scale}
 
 
 def to_model_inputs(batch: dict, device: torch.device | str | None = None) -> dict:
@@ -166,8 +212,14 @@ def to_model_inputs(batch: dict, device: torch.device | str | None = None) -> di
     out = {
         k: (v.to(device, non_blocking=True) if k in on_device and device is not None else v) for k, v in batch.items()
     }
-    out["clip"] = normalize_frames(out["clip"])[:, None]
+    if "pixel_mean" in out:  # per-item statistics (see ClipDataset's normalize)
+        shape = (-1, 1, 1, 1)
+        mean = torch.as_tensor(out["pixel_mean"], dtype=torch.float32).to(out["clip"].device).view(shape)
+        scale = torch.as_tensor(out["pixel_scale"], dtype=torch.float32).to(out["clip"].device).view(shape)
+        out["clip"] = normalize_frames(out["clip"], mean, scale)[:, None]
+    else:
+        out["clip"] = normalize_frames(out["clip"])[:, None]
     out["flow"] = out["flow"].float().permute(0, 4, 2, 3, 1).contiguous()  # (B, pair, y, x, c) → (B, c, y, x, pair)
     lm = out["landmarks"]
-    out["landmarks"] = lm.reshape(lm.shape[0], CLIP_FRAMES - 1, 136).transpose(1, 2).contiguous()
+    out["landmarks"] = lm.reshape(lm.shape[0], CLIP_FRAMES - 1, 2 * NUM_LANDMARKS).transpose(1, 2).contiguous()
     return out

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from mol.data.align import ALIGN_MODES, ALIGNED_SIZE, NoFaceError, align_video
+from mol.constants import ALIGNED_SIZE, CLIP_FRAMES
+from mol.data.align import ALIGN_MODES, NoFaceError, align_video
 from mol.data.cache import Cache, CacheError, create_cache, read_options, read_video_arrays
 from mol.data.flow import FLOW_METHODS, compute_flow, needed_pairs, reference_flow_calls
 from mol.data.frames import FrameError, frame_number, list_frames, read_frames
@@ -29,8 +30,6 @@ from mol.data.readers import read_dataset
 from mol.data.records import Skipped, VideoRecord
 from mol.data.schemes import DEFAULT_SCHEME, ClassScheme, get_scheme, scheme_from_labels
 from mol.data.synthetic import GROUND_TRUTH_FILE, GroundTruth, aligned_ground_truth
-
-CLIP_FRAMES = 8
 
 
 @dataclass

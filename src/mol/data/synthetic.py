@@ -26,6 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mol.constants import inter_ocular
+
 # ---------------------------------------------------------------------------------------------
 # Action units: anchors (landmark indices) and unit directions in face coordinates
 # (x to the subject's left side of the image = +x, y down = +y). A direction is per anchor.
@@ -282,10 +284,6 @@ def subject_faces(config: SynthConfig) -> list[str]:
             stacklevel=2,
         )
     return [sources[s % len(sources)] for s in range(config.subjects)]
-
-
-def inter_ocular(landmarks: np.ndarray) -> float:
-    return float(np.linalg.norm(landmarks[36:42].mean(0) - landmarks[42:48].mean(0)))
 
 
 @dataclass

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mol.data.align import ALIGNED_SIZE, NoFaceError, align_video, detect_landmarks
-from mol.data.clips import CROP, EVAL_OFFSET, normalize_frames
+from mol.constants import ALIGNED_SIZE, CLIP_FRAMES, CROP, EVAL_OFFSET
+from mol.data.align import NoFaceError, align_video, detect_landmarks
+from mol.data.clips import PIXEL_MEAN, PIXEL_SCALE, normalize_frames, pixel_statistics
 from mol.data.frames import FrameError, is_video_file, read_frames, read_video_gray
 from mol.model.checkpoint import load_checkpoint, read_checkpoint_metadata
 
-CLIP_FRAMES = 8
 # facial regions for "where the face moved": landmark indices of the 68-point scheme
 REGIONS: dict[str, list[int]] = {
     "brows": list(range(17, 27)),
@@ -260,10 +260,13 @@ def predict(
     o = EVAL_OFFSET
     crop = aligned.frames[:, o : o + CROP, o : o + CROP]
     complete = [w for w in windows if w.complete]
+    # a model trained on per-subject statistics sees this video (one person) by its own
+    normalize = record.get("normalize", "fixed") if record else "fixed"
+    pixels = (PIXEL_MEAN, PIXEL_SCALE) if normalize == "fixed" else pixel_statistics(aligned.frames)
 
     def run(chunk: list[Window], heads: tuple[str, ...]) -> None:
         """One batch of windows through the model; fills the windows' outputs."""
-        clips = torch.stack([normalize_frames(crop[w.frames])[None] for w in chunk]).to(device)
+        clips = torch.stack([normalize_frames(crop[w.frames], *pixels)[None] for w in chunk]).to(device)
         features = {}
         hook = model.f5c_b.register_forward_hook(lambda _m, _i, out: features.__setitem__("g", out.detach()))
         with torch.no_grad():

@@ -73,6 +73,22 @@ class FCC(nn.Module):
         for p in (self.pos_h1, self.pos_w1, self.pos_h2, self.pos_w2):
             nn.init.trunc_normal_(p, std=0.02)
 
+    @torch.no_grad()
+    def reference_init_(self, generator: torch.Generator | None = None) -> None:
+        """The reference's initialisation: positional embeddings and biases drawn with
+        ``torch.randn`` (standard deviation 1, where :meth:`reset_parameters` gives 0.02 and 0)."""
+        for p in (
+            self.pos_h1,
+            self.pos_w1,
+            self.pos_h2,
+            self.pos_w2,
+            self.bias_h1,
+            self.bias_w1,
+            self.bias_h2,
+            self.bias_w2,
+        ):
+            p.copy_(torch.randn(p.shape, generator=generator, dtype=p.dtype))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, 128, S, S), S ≤ 32 → (B, 128, S, S)."""
         if x.shape[-1] != x.shape[-2] or x.shape[-1] > META_LENGTH:

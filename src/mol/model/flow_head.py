@@ -170,8 +170,15 @@ class FlowHead(nn.Module):
         flow0 = self.predict_flow0(cat0)
         return flow0
 
-    def forward(self, frames: torch.Tensor, feat_a: torch.Tensor, feat_b: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, frames: torch.Tensor, feat_a: torch.Tensor, feat_b: torch.Tensor, pairs: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``pairs``: optional pair indices (P,) in 0..T-2, shared by the batch; only those pairs are
+        encoded and decoded, and the output is (B, P, 2, H, W) in that order (stochastic flow
+        supervision: the decoder is most of the head's cost, so P pairs cost about P / (T-1))."""
         b, t = frames.shape[:2]
+        if pairs is not None:
+            return self._forward_pairs(frames, feat_a, feat_b, pairs)
         pairs = t - 1
         flat = frames.flatten(0, 1)  # (B·T, 1, H, W)
         e1 = self.conv1(flat)
@@ -195,3 +202,30 @@ class FlowHead(nn.Module):
         )
         flow0 = self._decode(*pair_inputs)
         return flow0.unflatten(0, (b, pairs))
+
+    def _forward_pairs(
+        self, frames: torch.Tensor, feat_a: torch.Tensor, feat_b: torch.Tensor, pairs: torch.Tensor
+    ) -> torch.Tensor:
+        """The chosen pairs only: their first and second frames pass the encoder (as one batch)."""
+        b, t = frames.shape[:2]
+        if pairs.dim() != 1 or len(pairs) == 0 or int(pairs.min()) < 0 or int(pairs.max()) > t - 2:
+            raise ValueError(f"pairs must be a non-empty 1-D index tensor within 0..{t - 2}, got {pairs.tolist()}")
+        p = len(pairs)
+        both = torch.cat((frames[:, pairs], frames[:, pairs + 1]), dim=1).flatten(0, 1)  # (B·2P, 1, H, W)
+        e1 = self.conv1(both)
+        e2 = self.conv2(e1)
+        e3 = self.conv3(e2)
+
+        def first(x: torch.Tensor) -> torch.Tensor:  # the pairs' first frames, as (B·P, ...)
+            return x.unflatten(0, (b, 2 * p))[:, :p].flatten(0, 1)
+
+        flow0 = self._decode(
+            first(both),
+            first(e1),
+            first(e2),
+            first(e3),
+            e3.unflatten(0, (b, 2 * p))[:, p:].flatten(0, 1),
+            feat_a[:, pairs].flatten(0, 1),
+            feat_b[:, pairs].flatten(0, 1),
+        )
+        return flow0.unflatten(0, (b, p))

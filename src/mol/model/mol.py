@@ -8,6 +8,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from mol.constants import CLIP_FRAMES
+from mol.constants import CROP as FRAME_SIZE
 from mol.model.ccc import NEIGHBOR_MODES, NeighborMode
 from mol.model.conv_stack import ConvStack
 from mol.model.f5c import F5C
@@ -15,10 +17,6 @@ from mol.model.flow_head import FlowHead
 from mol.model.landmark_head import LandmarkHead
 from mol.model.mer_head import MERHead
 from mol.model.registry import register_model
-
-CLIP_FRAMES = 8
-FRAME_SIZE = 128
-NUM_LANDMARKS = 68
 
 
 @dataclass(frozen=True)
@@ -116,10 +114,16 @@ class MOL(nn.Module):
         if not x.is_floating_point():
             raise TypeError(f"MOL expects a floating-point clip, got {x.dtype}")
 
-    def forward(self, x: torch.Tensor, heads: tuple[str, ...] | frozenset[str] = HEADS) -> MOLOutput:
+    def forward(
+        self,
+        x: torch.Tensor,
+        heads: tuple[str, ...] | frozenset[str] = HEADS,
+        flow_pairs: torch.Tensor | None = None,
+    ) -> MOLOutput:
         """x (B, 1, 8, 128, 128). ``heads`` selects the outputs to compute: the flow head holds
         ~93% of the network's arithmetic, so skipping it (MER-only training or inference) is
-        an order of magnitude cheaper."""
+        an order of magnitude cheaper. ``flow_pairs`` (P,) computes the flow of those frame
+        pairs only: flow is then (B, 2, 128, 128, P)."""
         self.check_input(x)
         unknown = set(heads) - set(HEADS)
         if unknown:
@@ -138,5 +142,5 @@ class MOL(nn.Module):
         if "landmarks" in heads:
             landmarks = self.landmark_head(g_b.flatten(0, 1)).unflatten(0, (b, t - 1)).permute(0, 2, 1)
         if "flow" in heads:
-            flow = self.flow_head(frames, g_a, g_b).permute(0, 2, 3, 4, 1)
+            flow = self.flow_head(frames, g_a, g_b, pairs=flow_pairs).permute(0, 2, 3, 4, 1)
         return MOLOutput(mer_logits=mer_logits, flow=flow, landmarks=landmarks)

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import yaml
 
+from mol.constants import PIXEL_NORMALIZATIONS
+
 PRESET_DIR = Path(__file__).resolve().parents[1] / "configs"  # shipped inside the package
 PRECISIONS = ("float32", "bfloat16", "float16")
 BENCH_DTYPES = (*PRECISIONS, "float64")  # `mol bench` also times float64 (the parity check's precision)
 # torch.compile modes; "reduce-overhead" also captures the step in CUDA graphs on a GPU
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 PROTOCOLS = ("loso", "composite", "cross")
+FCC_INITS = ("default", "randn")  # randn: the reference's torch.randn for FCC's embeddings and biases
 
 
 INF = float("inf")
@@ -32,7 +35,10 @@ RANGES: tuple[tuple[str, float, float], ...] = (
     ("val_subjects", 0, INF),
     ("eval_every", 0, INF),
     ("patience", 0, INF),
-    ("crop_jitter", 0, 8),  # a 128 crop of a 144 frame moves at most 8 px each way
+    ("flow_pairs", 1, 7),
+    ("crop_jitter", 0, 8),
+    ("eval_mode_after_epochs", 0, INF),
+    ("test_crops", 1, INF),  # a 128 crop of a 144 frame moves at most 8 px each way
     ("workers", 0, INF),
     ("checkpoint_every", 1, INF),
     ("log_every", 1, INF),
@@ -52,6 +58,9 @@ class TrainConfig:
     loss_mer: float = 1.0
     loss_flow: float = 10.0
     loss_landmark: float = 0.1
+    # frame pairs (of 7) whose flow is computed and supervised each step, drawn at random: the
+    # flow loss stays unbiased and the flow head, ~93% of a joint step, costs about k/7
+    flow_pairs: int = 7
     lr: float = 1e-4
     weight_decay: float = 1e-3
     batch_size: int = 32
@@ -63,6 +72,13 @@ class TrainConfig:
     report_oracle: bool = False  # also report the reference's best-test-epoch figure (optimistic)
     flip: bool = True
     crop_jitter: int = 8  # training crops at 8 ± crop_jitter (the reference: 0..16, i.e. 8)
+    # The reference's own procedure (the `reference` preset sets each):
+    # its per-epoch evaluation calls model.eval() and nothing switches back, so from its second
+    # epoch on it trains with BatchNorm running statistics frozen and dropout off (1; 0: never)
+    eval_mode_after_epochs: int = 0
+    fcc_init: str = "default"  # "randn": FCC positional embeddings and biases ~ N(0, 1)
+    test_crops: int = 1  # test crops per clip: 1 the centre; n random ones (the reference: 5)
+    normalize: str = "fixed"  # pixels: fixed [-1, 1], or "subject" statistics (the reference)
     precision: str = "float32"
     channels_last: bool = False  # convolution weights NHWC (see mol.train.acceleration)
     compile: str = "none"  # torch.compile mode: none, default, reduce-overhead (CUDA graphs), max-autotune
@@ -78,7 +94,14 @@ class TrainConfig:
         from mol.model.registry import get_model
 
         get_model(self.model)  # an unknown name raises, listing the known ones
-        for name, allowed in (("protocol", PROTOCOLS), ("compile", COMPILE_MODES), ("precision", PRECISIONS)):
+        choices = (
+            ("protocol", PROTOCOLS),
+            ("compile", COMPILE_MODES),
+            ("precision", PRECISIONS),
+            ("fcc_init", FCC_INITS),
+            ("normalize", PIXEL_NORMALIZATIONS),
+        )
+        for name, allowed in choices:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         for name, low, high in RANGES:

@@ -8,10 +8,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from mol.constants import NUM_LANDMARKS, inter_ocular
 from mol.model.mol import MOLOutput
-
-LEFT_EYE = slice(36, 42)  # 0-based indices of the 68-point scheme
-RIGHT_EYE = slice(42, 48)
 
 
 @dataclass(frozen=True)
@@ -40,15 +38,19 @@ class LossTerms(NamedTuple):
 
 def inter_ocular_distance(landmarks: torch.Tensor) -> torch.Tensor:
     """Distance between the eye centres. landmarks (B, 136, T) as (x0, y0, ...) → (B, T)."""
-    points = landmarks.unflatten(1, (68, 2))  # (B, 68, 2, T)
-    left = points[:, LEFT_EYE].mean(dim=1)
-    right = points[:, RIGHT_EYE].mean(dim=1)
-    return (left - right).norm(dim=1)
+    return inter_ocular(landmarks.unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1))  # via (B, T, 68, 2)
 
 
-def flow_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over all elements of (B, 2, H, W, P) flows, divided by the P pairs."""
-    return F.mse_loss(pred, target) / pred.shape[-1]
+def flow_loss(pred: torch.Tensor, target: torch.Tensor, pairs: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error over all elements of (B, 2, H, W, P) flows, divided by the P pairs.
+
+    With ``pairs`` (k,), ``pred`` holds only those pairs of ``target``'s P: the mean over the k
+    pairs, still divided by P, is an unbiased estimate of the full loss when the k pairs are
+    drawn uniformly (every pair is in the same share of the subsets)."""
+    num_pairs = target.shape[-1]
+    if pairs is not None:
+        target = target[..., pairs.to(target.device)]
+    return F.mse_loss(pred, target) / num_pairs
 
 
 def landmark_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -67,11 +69,13 @@ def joint_loss(
     flow: torch.Tensor,
     landmarks: torch.Tensor,
     weights: LossWeights = LossWeights(),
+    flow_pairs: torch.Tensor | None = None,
 ) -> LossTerms:
     """The weighted sum and its three (unweighted) parts, as tensors (no host synchronisation).
 
     Losses are computed in at least float32, also under autocast. A term with a non-zero
-    weight needs its head's output (see :meth:`LossWeights.heads`).
+    weight needs its head's output (see :meth:`LossWeights.heads`). ``flow_pairs``: the pairs
+    the model computed flow for (see :func:`flow_loss`).
     """
     for name, pred, weight in (
         ("mer", output.mer_logits, weights.mer),
@@ -86,7 +90,7 @@ def joint_loss(
     fl = ldm = zero
     if weights.flow:
         pred_flow = _at_least_float32(output.flow)
-        fl = flow_loss(pred_flow, flow.to(pred_flow.dtype))
+        fl = flow_loss(pred_flow, flow.to(pred_flow.dtype), flow_pairs)
     if weights.landmark:
         pred_ldm = _at_least_float32(output.landmarks)
         ldm = landmark_loss(pred_ldm, landmarks.to(pred_ldm.dtype))

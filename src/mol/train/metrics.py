@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from mol.constants import inter_ocular
+
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
     """(C, C) counts, rows = true class, columns = predicted class."""
@@ -47,5 +49,5 @@ def landmark_nme(pred: np.ndarray, target: np.ndarray) -> float:
     """Mean point error divided by the inter-ocular (eye-centre) distance of the target, in %.
     pred, target (..., 68, 2)."""
     pred, target = np.asarray(pred, np.float64), np.asarray(target, np.float64)
-    iod = np.linalg.norm(target[..., 36:42, :].mean(-2) - target[..., 42:48, :].mean(-2), axis=-1)
+    iod = inter_ocular(target)
     return float((np.linalg.norm(pred - target, axis=-1).mean(-1) / iod).mean() * 100)

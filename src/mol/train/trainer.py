@@ -17,9 +17,11 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
+from mol.constants import CLIP_FRAMES, NUM_LANDMARKS, inter_ocular
 from mol.data.cache import Cache
 from mol.data.clips import ClipDataset, to_model_inputs
 from mol.model.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from mol.model.fcc import FCC
 from mol.model.mol import MOL
 from mol.train.acceleration import CompiledOrEager, to_channels_last
 from mol.train.config import TrainConfig
@@ -56,17 +58,16 @@ def open_caches(paths: list[str | Path]) -> RunData:
 
 
 class MultiCacheClips(Dataset):
-    """The clips of chosen videos across caches; items carry their cache index."""
+    """The clips of chosen videos across caches; items carry their cache index. ``options``
+    go to every cache's :class:`ClipDataset` (flip, crop_jitter, normalize, eval_crops)."""
 
-    def __init__(
-        self, data: RunData, videos: list[VideoRef], train: bool, flip: bool, seed: int, crop_jitter: int = 8
-    ) -> None:
+    def __init__(self, data: RunData, videos: list[VideoRef], train: bool, seed: int, **options) -> None:
         self.parts = []
         for i, cache in enumerate(data.caches):
             indices = [v.index for v in videos if v.cache == i]
             if indices:
                 # raw items: compact stored types; to_model_inputs finishes them on the device
-                part = ClipDataset(cache, indices, train=train, flip=flip, seed=seed, crop_jitter=crop_jitter, raw=True)
+                part = ClipDataset(cache, indices, train=train, seed=seed, raw=True, **options)
                 self.parts.append((i, part))
         self.offsets = np.cumsum([0] + [len(p) for _, p in self.parts])
 
@@ -193,10 +194,9 @@ def predict_clips(model: MOL, dataset: Dataset, config: TrainConfig, device: tor
             diff = out.flow.float() - batch["flow"]
             rows["epe"].append(diff.norm(dim=1).mean(dim=(1, 2, 3)).cpu())
         if out.landmarks is not None:
-            pred = out.landmarks.float().unflatten(1, (68, 2))
-            true = batch["landmarks"].unflatten(1, (68, 2))
-            iod = (true[:, 36:42].mean(1) - true[:, 42:48].mean(1)).norm(dim=1)  # (B, 7)
-            rows["nme"].append(((pred - true).norm(dim=2).mean(1) / iod).mean(1).cpu() * 100)
+            pred = out.landmarks.float().unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1)  # (B, 7, 68, 2)
+            true = batch["landmarks"].unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1)
+            rows["nme"].append(((pred - true).norm(dim=-1).mean(-1) / inter_ocular(true)).mean(1).cpu() * 100)
         for key in ("cache", "video", "start", "label"):
             rows[key].append(torch.as_tensor(batch[key]).cpu())
     return {k: torch.cat(v).numpy() for k, v in rows.items() if v}
@@ -204,6 +204,36 @@ def predict_clips(model: MOL, dataset: Dataset, config: TrainConfig, device: tor
 
 def _uf1(pred: dict, num_classes: int) -> float:
     return classification_metrics(confusion_matrix(pred["label"], pred["probs"].argmax(1), num_classes))["uf1"]
+
+
+def flow_pairs_for_step(config: TrainConfig, seed: int, step: int) -> torch.Tensor | None:
+    """The frame pairs whose flow step ``step`` supervises: None for all 7, else ``flow_pairs``
+    of them drawn uniformly without replacement, a function of (seed, step) alone so that a
+    resumed run draws what an uninterrupted one would."""
+    total = CLIP_FRAMES - 1
+    if config.flow_pairs >= total:
+        return None
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+    return torch.randperm(total, generator=g)[: config.flow_pairs].sort().values
+
+
+def build_model(config: TrainConfig, num_classes: int, seed: int) -> MOL:
+    """A freshly initialised MOL for a fold (the reference's FCC initialisation if asked for)."""
+    model = MOL(num_classes=num_classes, k=config.k, ccc_neighbors=config.ccc_neighbors, dropout=config.dropout)
+    if config.fcc_init == "randn":
+        generator = torch.Generator().manual_seed(seed)
+        for module in model.modules():
+            if isinstance(module, FCC):
+                module.reference_init_(generator)
+    return model
+
+
+def trains_in_train_mode(config: TrainConfig, step: int, batches_per_epoch: int) -> bool:
+    """Whether step ``step`` (0-based) runs in train mode. With ``eval_mode_after_epochs`` n > 0,
+    steps from epoch n on run in eval mode (BatchNorm running statistics frozen, dropout off),
+    as the reference does from its second epoch (n = 1)."""
+    n = config.eval_mode_after_epochs
+    return n == 0 or step < n * batches_per_epoch
 
 
 def _save_resume(path: Path, state: dict) -> None:
@@ -220,20 +250,19 @@ def train_fold(
     warn_if_slow_precision(config, device)
     torch.manual_seed(seed)
     num_classes = config.num_classes or len(data.classes)
-    model = MOL(num_classes=num_classes, k=config.k, ccc_neighbors=config.ccc_neighbors, dropout=config.dropout).to(
-        device
-    )
+    model = build_model(config, num_classes, seed).to(device)
     if config.channels_last:
         to_channels_last(model)
     optimizer = make_optimizer(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "float16")
     weights = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark)
     heads = weights.heads() if config.loss_mer else ("mer", *weights.heads())
+    pixels = {"normalize": config.normalize}
     train_ds = MultiCacheClips(
-        data, fold.train, train=True, flip=config.flip, seed=seed, crop_jitter=config.crop_jitter
+        data, fold.train, train=True, seed=seed, flip=config.flip, crop_jitter=config.crop_jitter, **pixels
     )
-    val_ds = MultiCacheClips(data, fold.val, train=False, flip=False, seed=seed) if fold.val else None
-    test_ds = MultiCacheClips(data, fold.test, train=False, flip=False, seed=seed)
+    val_ds = MultiCacheClips(data, fold.val, train=False, seed=seed, **pixels) if fold.val else None
+    test_ds = MultiCacheClips(data, fold.test, train=False, seed=seed, eval_crops=config.test_crops, **pixels)
     if len(train_ds) == 0 or len(test_ds) == 0:
         raise ValueError(f"fold {fold.name}: no training or no test clips")
 
@@ -295,13 +324,15 @@ def train_fold(
         rate = seen / (time.perf_counter() - started)
         bar.set_postfix(loss=f"{history[-1]['total']:.3f}", clips_s=f"{rate:.1f}", refresh=False)
 
+    batches_per_epoch = loader.batch_sampler.batches_per_epoch
     while step < config.steps:
-        model.train()
+        model.train(trains_in_train_mode(config, step, batches_per_epoch))
         batch = to_model_inputs(next(stream), device)
         optimizer.zero_grad(set_to_none=True)
+        pairs = flow_pairs_for_step(config, seed, step) if "flow" in heads else None
         with _autocast(config, device):
-            out = forward(batch["clip"], heads=heads)
-        terms = joint_loss(out, batch["label"], batch.get("flow"), batch.get("landmarks"), weights)
+            out = forward(batch["clip"], heads=heads, flow_pairs=pairs)
+        terms = joint_loss(out, batch["label"], batch.get("flow"), batch.get("landmarks"), weights, pairs)
         scaler.scale(terms.total).backward()
         scaler.step(optimizer)
         scaler.update()
@@ -405,6 +436,7 @@ def training_record(config: TrainConfig, data: RunData, fold: Fold, steps: int) 
         "align": sorted({str(o.get("align")) for o in options}),
         "flow": sorted({str(o.get("flow")) for o in options}),
         "fps": sorted({v.entry.fps for v in trained if not math.isnan(v.entry.fps)}),
+        "normalize": config.normalize,
     }
 
 

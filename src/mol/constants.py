@@ -1,0 +1,25 @@
+"""Sizes, landmark facts and option names every layer shares, one definition each (no torch
+import, so the command line and light tools can read them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CLIP_FRAMES = 8  # frames per clip, the network's T
+FRAME_PAIRS = CLIP_FRAMES - 1  # consecutive pairs of a clip: the flow head's outputs
+ALIGNED_SIZE = 144  # side of an aligned face in the cache
+CROP = 128  # side of the network's input, cropped from the aligned face
+EVAL_OFFSET = (ALIGNED_SIZE - CROP) // 2  # the centre crop's offset (8); training jitters around it
+NUM_LANDMARKS = 68  # the iBUG 68-point scheme
+LEFT_EYE = slice(36, 42)  # 0-based indices of the scheme's eye contours
+RIGHT_EYE = slice(42, 48)
+# pixel normalisation: "fixed" maps uint8 to [-1, 1] the same way everywhere; "subject" scales
+# by the mean and standard deviation of each subject's frames, as the reference does
+PIXEL_NORMALIZATIONS = ("fixed", "subject")
+
+
+def inter_ocular(points: Any) -> Any:
+    """Distance between the eye centres of landmarks (..., 68, 2): a numpy array or a torch
+    tensor in, the same kind out (...)."""
+    delta = points[..., LEFT_EYE, :].mean(-2) - points[..., RIGHT_EYE, :].mean(-2)
+    return (delta**2).sum(-1) ** 0.5
