@@ -301,7 +301,8 @@ def run_data_bench(
     """Time the training loader as `mol train` builds it (random crops and flips, the endless
     epoch sampler, pinned memory on CUDA) including the finishing step on ``device``."""
     from mol.data.clips import to_model_inputs
-    from mol.train.trainer import MultiCacheClips, make_train_loader, open_caches
+    from mol.data.multicache import MultiCacheClips, open_caches
+    from mol.train.trainer import make_train_loader
 
     if batch < 1 or batches < 1 or workers < 0 or warmup < 0:
         raise ValueError("batch and batches must be ≥ 1, workers and warmup ≥ 0")

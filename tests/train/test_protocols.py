@@ -1,7 +1,8 @@
 import pytest
 
 from mol.data.cache import VideoEntry
-from mol.train.protocols import VideoRef, cross_dataset_fold, loso_folds
+from mol.data.multicache import VideoRef
+from mol.train.protocols import cross_dataset_fold, loso_folds
 
 
 def refs(spec):

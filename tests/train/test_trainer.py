@@ -126,3 +126,28 @@ def test_reference_eval_mode_freezes_batchnorm_statistics_after_the_first_epoch(
         assert stats_equal == bool(frozen) and not weights_equal
     config = load_config(None, ["eval_mode_after_epochs=2"])
     assert [trains_in_train_mode(config, s, 3) for s in (0, 5, 6, 9)] == [True, True, False, False]
+
+
+def test_resume_restores_the_loss_scale_patience_counter_and_random_state(tiny_synthetic_cache, tmp_path):
+    """float16's GradScaler lowers its scale after overflowing steps and patience counts
+    validations: both, and dropout's random state, continue after a resume."""
+    from mol.data.multicache import open_caches
+    from mol.train.protocols import loso_folds
+    from mol.train.trainer import FoldTrainer
+
+    data = open_caches([tiny_synthetic_cache])
+    fold = loso_folds(data.videos)[0]
+    config = load_config(None, [*FAST, "precision=float16"])
+    before = FoldTrainer(fold, data, config, tmp_path, seed=0)
+    assert before.scaler.is_enabled()
+    before.scaler.scale(torch.ones(()))
+    before.scaler.update(new_scale=1024.0)
+    before.progress.stale, before.progress.step = 2, 7
+    torch.manual_seed(5)
+    before.save_resume()
+    expected = torch.rand(4)
+    after = FoldTrainer(fold, data, config, tmp_path, seed=0)  # reseeds the global generator
+    assert after.scaler.get_scale() == 65536.0 and after.progress.step == 0
+    after.resume()
+    assert after.scaler.get_scale() == 1024.0 and (after.progress.stale, after.progress.step) == (2, 7)
+    torch.testing.assert_close(torch.rand(4), expected)

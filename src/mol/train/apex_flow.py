@@ -21,11 +21,12 @@ import torch
 from tqdm import tqdm
 
 from mol.data.apex import flow_method_for, onset_apex_flow, onset_apex_indices
+from mol.data.multicache import RunData, VideoRef
 from mol.model.checkpoint import atomic_write, save_checkpoint
 from mol.model.registry import build_model
 from mol.train.config import TrainConfig
-from mol.train.protocols import Fold, VideoRef
-from mol.train.trainer import RunData, write_predictions
+from mol.train.protocols import Fold
+from mol.train.trainer import write_predictions
 
 
 @dataclass

@@ -10,21 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mol.data.cache import VideoEntry
-
-
-@dataclass(frozen=True)
-class VideoRef:
-    """A video of one of the run's caches."""
-
-    cache: int
-    index: int
-    entry: VideoEntry
-
-    @property
-    def subject_id(self) -> str:
-        """Subjects are distinct across datasets (CASME II sub01 is not SAMM 006)."""
-        return f"{self.entry.dataset}/{self.entry.subject}"
+from mol.data.multicache import VideoRef
 
 
 @dataclass

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import yaml
 
+from mol.data.multicache import RunData, open_caches
 from mol.model.registry import get_model
 from mol.train.config import TrainConfig
 from mol.train.protocols import Fold, composite_counts, cross_dataset_fold, loso_folds
 from mol.train.results import write_results
-from mol.train.trainer import RunData, init_distributed, open_caches, train_fold
+from mol.train.trainer import init_distributed, train_fold
 
 
 def make_folds(data: RunData, config: TrainConfig) -> list[Fold]:

@@ -8,18 +8,17 @@ import math
 import os
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from mol.constants import CLIP_FRAMES, NUM_LANDMARKS, inter_ocular
-from mol.data.cache import Cache
-from mol.data.clips import ClipDataset, to_model_inputs
+from mol.data.clips import to_model_inputs
+from mol.data.multicache import MultiCacheClips, RunData
 from mol.model.checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from mol.model.fcc import FCC
 from mol.model.mol import MOL
@@ -28,61 +27,8 @@ from mol.train.config import TrainConfig
 from mol.train.losses import LossTerms, LossWeights, joint_loss
 from mol.train.metrics import classification_metrics, confusion_matrix
 from mol.train.optim import make_optimizer
-from mol.train.protocols import Fold, VideoRef
+from mol.train.protocols import Fold
 from mol.train.sampling import EpochBatchSampler
-
-
-# ---------------------------------------------------------------------------------------------
-# Data of a run: several caches seen as one list of videos
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class RunData:
-    caches: list[Cache]
-    videos: list[VideoRef]
-    classes: list[str]
-
-
-def open_caches(paths: list[str | Path]) -> RunData:
-    if not paths:
-        raise ValueError("give at least one --cache")
-    caches = [Cache(p) for p in paths]
-    classes = caches[0].classes
-    for c in caches[1:]:
-        if c.classes != classes:
-            raise ValueError(
-                f"{c.path}: classes {c.classes} differ from {caches[0].path}'s {classes}; "
-                "prepare every cache of a run with the same --scheme"
-            )
-    videos = [VideoRef(i, j, e) for i, c in enumerate(caches) for j, e in enumerate(c.videos)]
-    return RunData(caches, videos, list(classes))
-
-
-class MultiCacheClips(Dataset):
-    """The clips of chosen videos across caches; items carry their cache index. ``options``
-    go to every cache's :class:`ClipDataset` (flip, crop_jitter, normalize, eval_crops)."""
-
-    def __init__(self, data: RunData, videos: list[VideoRef], train: bool, seed: int, **options) -> None:
-        self.parts = []
-        for i, cache in enumerate(data.caches):
-            indices = [v.index for v in videos if v.cache == i]
-            if indices:
-                # raw items: compact stored types; to_model_inputs finishes them on the device
-                part = ClipDataset(cache, indices, train=train, seed=seed, raw=True, **options)
-                self.parts.append((i, part))
-        self.offsets = np.cumsum([0] + [len(p) for _, p in self.parts])
-
-    def __len__(self) -> int:
-        return int(self.offsets[-1])
-
-    def __getitem__(self, index: int | tuple[int, int]) -> dict:
-        """``index``: a clip number, or (epoch, clip number) for that epoch's augmentation."""
-        epoch, index = index if isinstance(index, tuple) else (None, index)
-        k = int(np.searchsorted(self.offsets, index, side="right") - 1)
-        cache_index, part = self.parts[k]
-        local = index - int(self.offsets[k])
-        item = part[local if epoch is None else (epoch, local)]
-        item["cache"] = cache_index
-        return item
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,8 +182,265 @@ def trains_in_train_mode(config: TrainConfig, step: int, batches_per_epoch: int)
     return n == 0 or step < n * batches_per_epoch
 
 
-def _save_resume(path: Path, state: dict) -> None:
-    atomic_write(path, lambda tmp: torch.save(state, tmp))
+def random_state(device: torch.device) -> dict:
+    """The random generators training draws from (dropout): the CPU's, and the GPU's on CUDA."""
+    state = {"rng": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def restore_random_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["rng"])
+    if device.type == "cuda" and "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
+
+
+@dataclass
+class FoldProgress:
+    """Where a fold stands, besides its weights: what a resumed fold continues from."""
+
+    step: int = 0
+    history: list[dict] = field(default_factory=list)  # loss terms per step
+    best: dict = field(default_factory=lambda: {"uf1": -1.0, "step": 0})  # best validation UF1
+    stale: int = 0  # validations since the best one, for patience
+    evaluations: list[dict] = field(default_factory=list)  # test predictions for report_oracle
+
+
+class FoldTrainer:
+    """One fold's model, optimiser, loss scaler, data and progress, in parts that can be called
+    (and tested) alone: :meth:`train_step`, :meth:`validate`, :meth:`state_dict` /
+    :meth:`load_state_dict` (resume), :meth:`finish`. :meth:`run` calls them in order."""
+
+    def __init__(self, fold: Fold, data: RunData, config: TrainConfig, fold_dir: Path, seed: int) -> None:
+        self.rank, self.world = init_distributed(config.device)
+        self.device = _device(config)
+        warn_if_slow_precision(config, self.device)
+        torch.manual_seed(seed)
+        self.fold, self.data, self.config, self.fold_dir, self.seed = fold, data, config, fold_dir, seed
+        self.num_classes = config.num_classes or len(data.classes)
+        self.model = build_model(config, self.num_classes, seed).to(self.device)
+        if config.channels_last:
+            to_channels_last(self.model)
+        self.optimizer = make_optimizer(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "float16")
+        self.weights = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark)
+        self.heads = self.weights.heads() if config.loss_mer else ("mer", *self.weights.heads())
+        pixels = {"normalize": config.normalize}
+        self.train_ds = MultiCacheClips(
+            data, fold.train, train=True, seed=seed, flip=config.flip, crop_jitter=config.crop_jitter, **pixels
+        )
+        self.val_ds = MultiCacheClips(data, fold.val, train=False, seed=seed, **pixels) if fold.val else None
+        self.test_ds = MultiCacheClips(data, fold.test, train=False, seed=seed, eval_crops=config.test_crops, **pixels)
+        if len(self.train_ds) == 0 or len(self.test_ds) == 0:
+            raise ValueError(f"fold {fold.name}: no training or no test clips")
+        self.progress = FoldProgress()
+        self.resume_path = fold_dir / "resume.pt"
+
+    # -- resumable state --------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything an interrupted fold needs to continue as if never stopped."""
+        p = self.progress
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scaler": self.scaler.state_dict(),  # float16's loss scale and its growth counter
+            **random_state(self.device),  # dropout's draws
+            "step": p.step,  # the batch stream, crops and flow pairs follow from the step
+            "stale": p.stale,
+            "history": json.dumps(p.history),
+            "best": json.dumps(p.best),
+            "evaluations": json.dumps(p.evaluations),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if "scaler" in state:  # absent from files of older versions
+            self.scaler.load_state_dict(state["scaler"])
+        restore_random_state(state, self.device)
+        self.progress = FoldProgress(
+            step=int(state["step"]),
+            history=json.loads(state["history"]),
+            best=json.loads(state["best"]),
+            stale=int(state.get("stale", 0)),
+            evaluations=json.loads(state["evaluations"]),
+        )
+
+    def save_resume(self) -> None:
+        state = self.state_dict()
+        atomic_write(self.resume_path, lambda tmp: torch.save(state, tmp))
+
+    def resume(self) -> None:
+        """Continue from fold_dir/resume.pt when an earlier run left one."""
+        if self.resume_path.exists():
+            # on the CPU: random states must stay there; the model and optimizer copy to the device
+            self.load_state_dict(torch.load(self.resume_path, map_location="cpu", weights_only=True))
+
+    # -- the parts of a step ------------------------------------------------------------------
+    def wrapped_model(self) -> CompiledOrEager:
+        """The model as the step calls it: under DDP with several processes, compiled if asked."""
+        model = self.model
+        if self.world > 1:
+            # heads left out (or trained with a zero weight) leave parameters without gradients
+            unused = set(self.heads) != {"mer", "flow", "landmarks"} or not self.config.loss_mer
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids, find_unused_parameters=unused)
+        return CompiledOrEager(model, self.config.compile)
+
+    def train_step(self, forward, raw_batch: dict, batches_per_epoch: int) -> torch.Tensor:
+        """One optimisation step on a raw batch; the loss terms (total, mer, flow, landmark) stay
+        on the device (reading them back would wait for the GPU)."""
+        config, step = self.config, self.progress.step
+        self.model.train(trains_in_train_mode(config, step, batches_per_epoch))
+        batch = to_model_inputs(raw_batch, self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        pairs = flow_pairs_for_step(config, self.seed, step) if "flow" in self.heads else None
+        with _autocast(config, self.device):
+            out = forward(batch["clip"], heads=self.heads, flow_pairs=pairs)
+        terms = joint_loss(out, batch["label"], batch.get("flow"), batch.get("landmarks"), self.weights, pairs)
+        self.scaler.scale(terms.total).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.progress.step += 1
+        return torch.stack([t.detach().float() for t in terms])
+
+    def record_losses(self, pending: list[tuple[int, torch.Tensor]]) -> list[dict]:
+        """Losses of finished steps, read back to the host in one synchronisation; a non-finite
+        total stops the fold with an error naming fold and step."""
+        if not pending:
+            return []
+        values = torch.stack([t for _, t in pending]).float().cpu().tolist()
+        records = []
+        for (at, _), row in zip(pending, values, strict=True):
+            record = {"step": at, **dict(zip(LossTerms._fields, row, strict=True))}
+            if not math.isfinite(record["total"]):
+                raise TrainingError(
+                    f"fold {self.fold.name}: the loss became {record['total']} at step {at} "
+                    f"(terms {', '.join(f'{k} {v:.4g}' for k, v in record.items() if k != 'step')}); "
+                    "the run diverged: lower lr, or use --precision float32"
+                )
+            records.append(record)
+        self.progress.history.extend(records)
+        return records
+
+    def validate(self) -> None:
+        """Validation UF1 (MER head): keeps the best model and counts validations since it."""
+        p = self.progress
+        if self.val_ds is not None:
+            pred = predict_clips(self.model, self.val_ds, self.config, self.device, ("mer",))
+            uf1 = _uf1(pred, self.num_classes)
+            if uf1 > p.best["uf1"]:
+                p.best = {"uf1": uf1, "step": p.step}
+                save_checkpoint(self.model, self.fold_dir / "best.safetensors")
+                p.stale = 0
+            else:
+                p.stale += 1
+        if self.config.report_oracle:  # uses test labels: reported apart, labelled optimistic
+            pred = predict_clips(self.model, self.test_ds, self.config, self.device, ("mer",))
+            p.evaluations.append(
+                {"step": p.step, "pred": pred["probs"].argmax(1).tolist(), "label": pred["label"].tolist()}
+            )
+
+    def should_stop(self) -> bool:
+        """Patience ran out at this validation. Rank 0 alone validates; every rank must take its
+        decision, or the others would wait for a step rank 0 never takes."""
+        config, step = self.config, self.progress.step
+        validated = config.patience and config.eval_every and step % config.eval_every == 0
+        return bool(validated) and broadcast_flag(self.progress.stale >= config.patience, self.device)
+
+    # -- the whole fold -----------------------------------------------------------------------
+    def run(self, progress: bool = True) -> dict:
+        self.fold_dir.mkdir(parents=True, exist_ok=True)
+        self.resume()
+        config, p, main = self.config, self.progress, self.rank == 0
+        forward = self.wrapped_model()
+        loader = make_train_loader(
+            self.train_ds, config.batch_size, config.workers, self.seed, self.device, self.rank, self.world, p.step
+        )
+        stream = iter(loader)
+        # TensorBoard events (rank 0), appended to on resume: `tensorboard --logdir RUN_DIR`
+        from torch.utils.tensorboard import SummaryWriter
+
+        events = SummaryWriter(str(self.fold_dir / "tensorboard"), purge_step=p.step + 1) if main else None
+        bar = tqdm(
+            total=config.steps,
+            initial=p.step,
+            desc=f"fold {self.fold.name}",
+            unit="step",
+            disable=not progress or not main,
+        )
+        started, seen = time.perf_counter(), 0
+        pending: list[tuple[int, torch.Tensor]] = []
+
+        def flush() -> None:
+            for record in self.record_losses(pending):
+                if events is not None:
+                    for key in ("total", "mer", "flow", "landmark"):
+                        events.add_scalar(f"loss/{key}", record[key], record["step"])
+            if pending:
+                rate = seen / (time.perf_counter() - started)
+                bar.set_postfix(loss=f"{p.history[-1]['total']:.3f}", clips_s=f"{rate:.1f}", refresh=False)
+            pending.clear()
+
+        batches_per_epoch = loader.batch_sampler.batches_per_epoch
+        while p.step < config.steps:
+            raw = next(stream)
+            pending.append((p.step + 1, self.train_step(forward, raw, batches_per_epoch)))
+            seen += len(raw["label"]) * self.world
+            if len(pending) >= config.log_every or p.step == config.steps:
+                flush()
+            bar.update()
+            if config.eval_every and p.step % config.eval_every == 0 and main:
+                flush()
+                self.validate()
+            if main and (p.step % config.checkpoint_every == 0 or p.step == config.steps):
+                flush()  # the saved history is complete up to the saved step
+                self.save_resume()
+            if self.should_stop():
+                break
+        flush()
+        bar.close()
+        del stream, loader  # stops the loader's workers
+        if events is not None:
+            events.close()
+        _barrier()
+        return self.finish(time.perf_counter() - started, forward.status) if main else {}
+
+    def finish(self, seconds: float, forward_status: str) -> dict:
+        """The fold's final (or best validated) checkpoint, test predictions and summary."""
+        p, fold_dir = self.progress, self.fold_dir
+        model, final_step = self.model, p.step
+        if self.val_ds is not None and (fold_dir / "best.safetensors").exists():
+            model, final_step = load_checkpoint(fold_dir / "best.safetensors", self.device), p.best["step"]
+        save_checkpoint(
+            model,
+            fold_dir / "model.safetensors",
+            extra={
+                "fold": self.fold.name,
+                "step": str(final_step),
+                "classes": json.dumps(self.data.classes[: self.num_classes]),
+                "training": json.dumps(training_record(self.config, self.data, self.fold, final_step)),
+            },
+        )
+        pred = predict_clips(model, self.test_ds, self.config, self.device, self.heads)
+        write_predictions(fold_dir / "predictions.csv", pred, self.data)
+        summary = {
+            "fold": self.fold.name,
+            "steps": p.step,
+            "selected_step": final_step,
+            "selection": "validation UF1" if self.val_ds is not None else "last step (no selection)",
+            "train_videos": len(self.fold.train),
+            "val_videos": len(self.fold.val),
+            "test_videos": len(self.fold.test),
+            "test_clips": len(self.test_ds),
+            "seconds": round(seconds, 1),
+            "forward": forward_status,
+        }
+        (fold_dir / "history.json").write_text(json.dumps({"history": p.history, "evaluations": p.evaluations}))
+        atomic_write(fold_dir / "done.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
+        self.resume_path.unlink(missing_ok=True)
+        return summary
 
 
 def train_fold(
@@ -245,178 +448,7 @@ def train_fold(
 ) -> dict:
     """Train on fold.train (selecting on fold.val if any), test on fold.test; write the fold's
     checkpoint, predictions and history to fold_dir. Resumes from fold_dir/resume.pt."""
-    rank, world = init_distributed(config.device)
-    device = _device(config)
-    warn_if_slow_precision(config, device)
-    torch.manual_seed(seed)
-    num_classes = config.num_classes or len(data.classes)
-    model = build_model(config, num_classes, seed).to(device)
-    if config.channels_last:
-        to_channels_last(model)
-    optimizer = make_optimizer(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    scaler = torch.amp.GradScaler(device.type, enabled=config.precision == "float16")
-    weights = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark)
-    heads = weights.heads() if config.loss_mer else ("mer", *weights.heads())
-    pixels = {"normalize": config.normalize}
-    train_ds = MultiCacheClips(
-        data, fold.train, train=True, seed=seed, flip=config.flip, crop_jitter=config.crop_jitter, **pixels
-    )
-    val_ds = MultiCacheClips(data, fold.val, train=False, seed=seed, **pixels) if fold.val else None
-    test_ds = MultiCacheClips(data, fold.test, train=False, seed=seed, eval_crops=config.test_crops, **pixels)
-    if len(train_ds) == 0 or len(test_ds) == 0:
-        raise ValueError(f"fold {fold.name}: no training or no test clips")
-
-    fold_dir.mkdir(parents=True, exist_ok=True)
-    resume_path = fold_dir / "resume.pt"
-    step, history, best = 0, [], {"uf1": -1.0, "step": 0}
-    evaluations: list[dict] = []
-    if resume_path.exists():
-        state = torch.load(resume_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step = int(state["step"])  # the batch stream and data position follow from the step
-        torch.set_rng_state(state["rng"])  # dropout continues as if never interrupted
-        history, best = json.loads(state["history"]), json.loads(state["best"])
-        evaluations = json.loads(state["evaluations"])
-    # heads left out (or trained with a zero weight) leave parameters without gradients
-    unused = set(heads) != {"mer", "flow", "landmarks"} or not config.loss_mer
-    ddp_model = (
-        torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=unused
-        )
-        if world > 1
-        else model
-    )
-    forward = CompiledOrEager(ddp_model, config.compile)
-
-    loader = make_train_loader(train_ds, config.batch_size, config.workers, seed, device, rank, world, start=step)
-    stream = iter(loader)
-
-    # TensorBoard events (rank 0), appended to on resume: `tensorboard --logdir RUN_DIR`
-    from torch.utils.tensorboard import SummaryWriter
-
-    events = SummaryWriter(str(fold_dir / "tensorboard"), purge_step=step + 1) if rank == 0 else None
-    bar = tqdm(
-        total=config.steps, initial=step, desc=f"fold {fold.name}", unit="step", disable=not progress or rank != 0
-    )
-    started, seen = time.perf_counter(), 0
-    stale = 0
-    pending: list[tuple[int, torch.Tensor]] = []  # loss terms still on the device
-
-    def flush() -> None:
-        """Read pending losses back to the host (one synchronisation for many steps)."""
-        if not pending:
-            return
-        values = torch.stack([t for _, t in pending]).float().cpu().tolist()
-        for (at, _), row in zip(pending, values, strict=True):
-            record = {"step": at, **dict(zip(LossTerms._fields, row, strict=True))}
-            if not math.isfinite(record["total"]):
-                raise TrainingError(
-                    f"fold {fold.name}: the loss became {record['total']} at step {at} "
-                    f"(terms {', '.join(f'{k} {v:.4g}' for k, v in record.items() if k != 'step')}); "
-                    "the run diverged: lower lr, or use --precision float32"
-                )
-            history.append(record)
-            if events is not None:
-                for key in ("total", "mer", "flow", "landmark"):
-                    events.add_scalar(f"loss/{key}", record[key], at)
-        pending.clear()
-        rate = seen / (time.perf_counter() - started)
-        bar.set_postfix(loss=f"{history[-1]['total']:.3f}", clips_s=f"{rate:.1f}", refresh=False)
-
-    batches_per_epoch = loader.batch_sampler.batches_per_epoch
-    while step < config.steps:
-        model.train(trains_in_train_mode(config, step, batches_per_epoch))
-        batch = to_model_inputs(next(stream), device)
-        optimizer.zero_grad(set_to_none=True)
-        pairs = flow_pairs_for_step(config, seed, step) if "flow" in heads else None
-        with _autocast(config, device):
-            out = forward(batch["clip"], heads=heads, flow_pairs=pairs)
-        terms = joint_loss(out, batch["label"], batch.get("flow"), batch.get("landmarks"), weights, pairs)
-        scaler.scale(terms.total).backward()
-        scaler.step(optimizer)
-        scaler.update()
-        step += 1
-        seen += len(batch["label"]) * world
-        pending.append((step, torch.stack([t.detach().float() for t in terms])))
-        if len(pending) >= config.log_every or step == config.steps:
-            flush()
-        bar.update()
-        if config.eval_every and step % config.eval_every == 0 and rank == 0:
-            flush()
-            if val_ds is not None:
-                uf1 = _uf1(predict_clips(model, val_ds, config, device, ("mer",)), num_classes)
-                if uf1 > best["uf1"]:
-                    best = {"uf1": uf1, "step": step}
-                    save_checkpoint(model, fold_dir / "best.safetensors")
-                    stale = 0
-                else:
-                    stale += 1
-            if config.report_oracle:  # uses test labels: reported apart, labelled optimistic
-                pred = predict_clips(model, test_ds, config, device, ("mer",))
-                evaluations.append(
-                    {"step": step, "pred": pred["probs"].argmax(1).tolist(), "label": pred["label"].tolist()}
-                )
-        if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
-            flush()  # the saved history is complete up to the saved step
-            _save_resume(
-                resume_path,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "step": step,
-                    "rng": torch.get_rng_state(),
-                    "history": json.dumps(history),
-                    "best": json.dumps(best),
-                    "evaluations": json.dumps(evaluations),
-                },
-            )
-        # rank 0 alone validates; every rank must take its decision, or the others would wait
-        # for a step rank 0 never takes
-        validated = config.patience and config.eval_every and step % config.eval_every == 0
-        if validated and broadcast_flag(stale >= config.patience, device):
-            break
-    flush()
-    bar.close()
-    del stream, loader  # stops the loader's workers
-    if events is not None:
-        events.close()
-    _barrier()
-    if rank != 0:
-        return {}
-    if val_ds is not None and (fold_dir / "best.safetensors").exists():
-        model = load_checkpoint(fold_dir / "best.safetensors", device)
-        final_step = best["step"]
-    else:
-        final_step = step
-    save_checkpoint(
-        model,
-        fold_dir / "model.safetensors",
-        extra={
-            "fold": fold.name,
-            "step": str(final_step),
-            "classes": json.dumps(data.classes[:num_classes]),
-            "training": json.dumps(training_record(config, data, fold, final_step)),
-        },
-    )
-    pred = predict_clips(model, test_ds, config, device, heads)
-    write_predictions(fold_dir / "predictions.csv", pred, data)
-    summary = {
-        "fold": fold.name,
-        "steps": step,
-        "selected_step": final_step,
-        "selection": "validation UF1" if val_ds is not None else "last step (no selection)",
-        "train_videos": len(fold.train),
-        "val_videos": len(fold.val),
-        "test_videos": len(fold.test),
-        "test_clips": len(test_ds),
-        "seconds": round(time.perf_counter() - started, 1),
-        "forward": forward.status,
-    }
-    (fold_dir / "history.json").write_text(json.dumps({"history": history, "evaluations": evaluations}))
-    atomic_write(fold_dir / "done.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
-    resume_path.unlink(missing_ok=True)
-    return summary
+    return FoldTrainer(fold, data, config, fold_dir, seed).run(progress)
 
 
 def training_record(config: TrainConfig, data: RunData, fold: Fold, steps: int) -> dict:
