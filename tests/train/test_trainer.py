@@ -151,3 +151,14 @@ def test_resume_restores_the_loss_scale_patience_counter_and_random_state(tiny_s
     after.resume()
     assert after.scaler.get_scale() == 1024.0 and (after.progress.stale, after.progress.step) == (2, 7)
     torch.testing.assert_close(torch.rand(4), expected)
+
+
+def test_learning_rate_warms_up_linearly_then_decays_to_zero_on_a_cosine():
+    from mol.train.trainer import learning_rate
+
+    config = load_config(None, ["lr=1e-3", "warmup_steps=4", "lr_decay=cosine", "steps=14"])
+    rates = [learning_rate(config, s) for s in range(14)]
+    assert rates[:4] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3])
+    assert rates[4] == pytest.approx(1e-3) and rates[9] == pytest.approx(5e-4)  # half-way through the decay
+    assert all(a > b for a, b in zip(rates[4:], rates[5:], strict=False)) and rates[-1] < 3e-5
+    assert learning_rate(load_config(None, ["lr=1e-3"]), 500) == 1e-3

@@ -17,6 +17,7 @@ BENCH_DTYPES = (*PRECISIONS, "float64")  # `mol bench` also times float64 (the p
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 PROTOCOLS = ("loso", "composite", "cross")
 FCC_INITS = ("default", "randn")  # randn: the reference's torch.randn for FCC's embeddings and biases
+LR_DECAYS = ("none", "cosine")  # cosine: from lr after warm-up down to 0 at the last step
 
 
 INF = float("inf")
@@ -38,6 +39,7 @@ RANGES: tuple[tuple[str, float, float], ...] = (
     ("flow_pairs", 1, 7),
     ("crop_jitter", 0, 8),
     ("eval_mode_after_epochs", 0, INF),
+    ("warmup_steps", 0, INF),
     ("test_crops", 1, INF),  # a 128 crop of a 144 frame moves at most 8 px each way
     ("workers", 0, INF),
     ("checkpoint_every", 1, INF),
@@ -62,6 +64,8 @@ class TrainConfig:
     # flow loss stays unbiased and the flow head, ~93% of a joint step, costs about k/7
     flow_pairs: int = 7
     lr: float = 1e-4
+    warmup_steps: int = 0  # linear warm-up of the learning rate from lr / warmup_steps
+    lr_decay: str = "none"  # "cosine": decays to 0 at the last step
     weight_decay: float = 1e-3
     batch_size: int = 32
     steps: int = 1000  # optimizer steps per fold (the reference: 1000 iterations)
@@ -99,6 +103,7 @@ class TrainConfig:
             ("compile", COMPILE_MODES),
             ("precision", PRECISIONS),
             ("fcc_init", FCC_INITS),
+            ("lr_decay", LR_DECAYS),
             ("normalize", PIXEL_NORMALIZATIONS),
         )
         for name, allowed in choices:

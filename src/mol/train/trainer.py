@@ -174,6 +174,17 @@ def build_model(config: TrainConfig, num_classes: int, seed: int) -> MOL:
     return model
 
 
+def learning_rate(config: TrainConfig, step: int) -> float:
+    """The learning rate of step ``step`` (0-based): a function of the step alone, so a resumed run
+    needs no scheduler state. Linear warm-up over ``warmup_steps``, then constant or cosine decay."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    if config.lr_decay == "cosine":
+        span = max(config.steps - config.warmup_steps, 1)
+        return config.lr * 0.5 * (1 + math.cos(math.pi * (step - config.warmup_steps) / span))
+    return config.lr
+
+
 def trains_in_train_mode(config: TrainConfig, step: int, batches_per_epoch: int) -> bool:
     """Whether step ``step`` (0-based) runs in train mode. With ``eval_mode_after_epochs`` n > 0,
     steps from epoch n on run in eval mode (BatchNorm running statistics frozen, dropout off),
@@ -295,6 +306,8 @@ class FoldTrainer:
         self.model.train(trains_in_train_mode(config, step, batches_per_epoch))
         batch = to_model_inputs(raw_batch, self.device)
         self.optimizer.zero_grad(set_to_none=True)
+        for group in self.optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
         pairs = flow_pairs_for_step(config, self.seed, step) if "flow" in self.heads else None
         with _autocast(config, self.device):
             out = forward(batch["clip"], heads=self.heads, flow_pairs=pairs)
