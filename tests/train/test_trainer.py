@@ -1,5 +1,6 @@
 """Trainer helpers that can be checked alone."""
 
+import itertools
 import warnings
 
 import pytest
@@ -160,5 +161,5 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero_on_a_cosine():
     rates = [learning_rate(config, s) for s in range(14)]
     assert rates[:4] == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3])
     assert rates[4] == pytest.approx(1e-3) and rates[9] == pytest.approx(5e-4)  # half-way through the decay
-    assert all(a > b for a, b in zip(rates[4:], rates[5:], strict=False)) and rates[-1] < 3e-5
+    assert all(a > b for a, b in itertools.pairwise(rates[4:])) and rates[-1] < 3e-5
     assert learning_rate(load_config(None, ["lr=1e-3"]), 500) == 1e-3
