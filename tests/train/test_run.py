@@ -48,8 +48,25 @@ def test_joint_objective_trains_all_heads_and_reports_their_errors(cache, tmp_pa
         "synthetic-demo", ["batch_size=2", "steps=1", "precision=float32", "loss_flow=10", "loss_landmark=0.1"]
     )
     results = train_run([str(cache)], tmp_path / "joint", config, folds=["0"], progress=False)
-    assert results["test_ground_truth_errors"]["flow_epe_px"] > 0
-    assert results["test_ground_truth_errors"]["landmark_nme_percent"] > 0
+    errors = results["test_ground_truth_errors"]
+    assert errors["flow_epe_px"] > 0 and errors["landmark_nme_percent"] > 0
+    # the trivial baselines beside them, recomputed here from the cache: fold 0 tests sub01
+    from mol.data.cache import Cache
+    from mol.data.clips import ClipDataset
+
+    c = Cache(cache)
+    tested = [i for i, v in enumerate(c.videos) if v.subject == "sub01"]
+    clips = ClipDataset(c, tested)
+    zero = np.mean([float(clips[i]["flow"].norm(dim=0).mean()) for i in range(len(clips))])
+    assert errors["zero_flow_epe_px"] == pytest.approx(zero, rel=1e-4)
+    trained = [v for v in c.videos if v.subject != "sub01"]
+    shape = np.concatenate([c.group(v.key)["landmarks"][()] for v in trained]).mean(0) - 8
+    nme = []
+    for i in range(len(clips)):
+        true = clips[i]["landmarks"].numpy().T.reshape(7, 68, 2)
+        iod = np.linalg.norm(true[:, 36:42].mean(1) - true[:, 42:48].mean(1), axis=1)
+        nme.append((np.linalg.norm(shape - true, axis=2).mean(1) / iod).mean() * 100)
+    assert errors["mean_shape_nme_percent"] == pytest.approx(np.mean(nme), rel=1e-4)
 
 
 def test_killed_run_resumes_to_the_same_result(cache, tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
+from mol.constants import EVAL_OFFSET
 from mol.data.cache import Cache, VideoEntry
 from mol.data.clips import ClipDataset
 
@@ -76,3 +77,18 @@ class MultiCacheClips(Dataset):
         item = part[local if epoch is None else (epoch, local)]
         item["cache"] = cache_index
         return item
+
+
+def mean_landmark_shape(data: RunData, videos: list[VideoRef]) -> np.ndarray:
+    """The mean of the videos' aligned landmarks over all their frames with a detected face,
+    (68, 2) in the centre crop's pixels: the trivial landmark predictor a trained head must beat."""
+    total, count = np.zeros((68, 2)), 0
+    for v in videos:
+        group = data.caches[v.cache].group(v.entry.key)
+        found = group["face_found"][()]
+        points = group["landmarks"][()][found]
+        total += points.sum(0)
+        count += len(points)
+    if count == 0:
+        raise ValueError("no frame with a detected face among the videos: no mean landmark shape")
+    return (total / count - EVAL_OFFSET).astype(np.float32)

@@ -71,9 +71,16 @@ def compute_results(table: pd.DataFrame, classes: list[str], folds: list[dict]) 
     for name, part in table.groupby("fold", sort=True):
         m = classification_metrics(confusion_matrix(part["label"], part[prob_cols].to_numpy().argmax(1), n))
         per_fold.append({"fold": name, "clips": len(part), **{k: round(v, 4) for k, v in m.items()}})
+
+    def mean_of(column: str) -> float | None:
+        """A column's mean; None where no fold computed it (older runs lack the baselines)."""
+        return float(table[column].mean()) if column in table and table[column].notna().any() else None
+
     auxiliary = {
-        "flow_epe_px": float(table["flow_epe"].mean()) if table["flow_epe"].notna().any() else None,
-        "landmark_nme_percent": float(table["landmark_nme"].mean()) if table["landmark_nme"].notna().any() else None,
+        "flow_epe_px": mean_of("flow_epe"),
+        "zero_flow_epe_px": mean_of("zero_flow_epe") if mean_of("flow_epe") is not None else None,
+        "landmark_nme_percent": mean_of("landmark_nme"),
+        "mean_shape_nme_percent": mean_of("mean_shape_nme"),
     }
     return {
         "classes": classes,
@@ -121,9 +128,17 @@ def format_table(results: dict) -> str:
         lines.append(f"{name:<22}{m['n']:>6}{m['accuracy']:>8.3f}{m['uar']:>8.3f}{m['uf1']:>8.3f}{m['wf1']:>8.3f}")
     aux = results["test_ground_truth_errors"]
     if aux["flow_epe_px"] is not None:
-        lines.append(f"test flow EPE {aux['flow_epe_px']:.3f} px (against the cache's ground truth)")
+        baseline = aux.get("zero_flow_epe_px")
+        lines.append(
+            f"test flow EPE {aux['flow_epe_px']:.3f} px against the cache's ground truth"
+            + ("" if baseline is None else f" (predicting no motion: {baseline:.3f} px)")
+        )
     if aux["landmark_nme_percent"] is not None:
-        lines.append(f"test landmark NME {aux['landmark_nme_percent']:.2f} %")
+        baseline = aux.get("mean_shape_nme_percent")
+        lines.append(
+            f"test landmark NME {aux['landmark_nme_percent']:.2f} %"
+            + ("" if baseline is None else f" (the training set's mean shape: {baseline:.2f} %)")
+        )
     if results.get("oracle"):
         o = results["oracle"]
         lines.append(f"oracle (best test step per fold) UAR {o['uar']:.3f} UF1 {o['uf1']:.3f}  <- {OPTIMISTIC}")

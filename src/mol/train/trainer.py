@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
@@ -18,7 +19,7 @@ from tqdm import tqdm
 
 from mol.constants import CLIP_FRAMES, NUM_LANDMARKS, inter_ocular
 from mol.data.clips import to_model_inputs
-from mol.data.multicache import MultiCacheClips, RunData
+from mol.data.multicache import MultiCacheClips, RunData, mean_landmark_shape
 from mol.model.checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from mol.model.fcc import FCC
 from mol.model.mol import MOL
@@ -120,8 +121,17 @@ def make_train_loader(
 
 
 @torch.no_grad()
-def predict_clips(model: MOL, dataset: Dataset, config: TrainConfig, device: torch.device, heads) -> dict:
-    """Class probabilities per clip, with flow EPE and landmark NME per clip when computed."""
+def predict_clips(
+    model: MOL,
+    dataset: Dataset,
+    config: TrainConfig,
+    device: torch.device,
+    heads,
+    mean_shape: np.ndarray | None = None,
+) -> dict:
+    """Class probabilities per clip, with flow EPE and landmark NME per clip when computed, each
+    beside its trivial baseline: the EPE of predicting no motion, and the NME of predicting
+    ``mean_shape`` (68, 2), the training set's mean landmarks, in every frame."""
     loader = DataLoader(
         dataset,
         batch_size=config.batch_size,
@@ -130,7 +140,9 @@ def predict_clips(model: MOL, dataset: Dataset, config: TrainConfig, device: tor
         pin_memory=device.type == "cuda",
     )
     model.eval()
-    rows: dict[str, list] = {"cache": [], "video": [], "start": [], "label": [], "probs": [], "epe": [], "nme": []}
+    keys = ("cache", "video", "start", "label", "probs", "epe", "zero_epe", "nme", "mean_nme")
+    rows: dict[str, list] = {k: [] for k in keys}
+    shape = None if mean_shape is None else torch.as_tensor(mean_shape, device=device)
     for batch in loader:
         batch = to_model_inputs(batch, device)
         with _autocast(config, device):
@@ -139,10 +151,14 @@ def predict_clips(model: MOL, dataset: Dataset, config: TrainConfig, device: tor
         if out.flow is not None:
             diff = out.flow.float() - batch["flow"]
             rows["epe"].append(diff.norm(dim=1).mean(dim=(1, 2, 3)).cpu())
+            rows["zero_epe"].append(batch["flow"].norm(dim=1).mean(dim=(1, 2, 3)).cpu())
         if out.landmarks is not None:
             pred = out.landmarks.float().unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1)  # (B, 7, 68, 2)
             true = batch["landmarks"].unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1)
-            rows["nme"].append(((pred - true).norm(dim=-1).mean(-1) / inter_ocular(true)).mean(1).cpu() * 100)
+            iod = inter_ocular(true)  # (B, 7)
+            rows["nme"].append(((pred - true).norm(dim=-1).mean(-1) / iod).mean(1).cpu() * 100)
+            if shape is not None:
+                rows["mean_nme"].append(((shape - true).norm(dim=-1).mean(-1) / iod).mean(1).cpu() * 100)
         for key in ("cache", "video", "start", "label"):
             rows[key].append(torch.as_tensor(batch[key]).cpu())
     return {k: torch.cat(v).numpy() for k, v in rows.items() if v}
@@ -436,7 +452,8 @@ class FoldTrainer:
                 "training": json.dumps(training_record(self.config, self.data, self.fold, final_step)),
             },
         )
-        pred = predict_clips(model, self.test_ds, self.config, self.device, self.heads)
+        shape = mean_landmark_shape(self.data, self.fold.train) if "landmarks" in self.heads else None
+        pred = predict_clips(model, self.test_ds, self.config, self.device, self.heads, shape)
         write_predictions(fold_dir / "predictions.csv", pred, self.data)
         summary = {
             "fold": self.fold.name,
@@ -497,7 +514,9 @@ def write_predictions(path: Path, pred: dict, data: RunData) -> None:
         "label",
         *[f"p_{c}" for c in data.classes[:num_classes]],
         "flow_epe",
+        "zero_flow_epe",
         "landmark_nme",
+        "mean_shape_nme",
     ]
 
     def write(tmp: Path) -> None:
@@ -506,8 +525,7 @@ def write_predictions(path: Path, pred: dict, data: RunData) -> None:
             writer.writerow(columns)
             for i in range(len(pred["label"])):
                 entry = data.caches[int(pred["cache"][i])].videos[int(pred["video"][i])]
-                epe = float(pred["epe"][i]) if "epe" in pred else math.nan
-                nme = float(pred["nme"][i]) if "nme" in pred else math.nan
+                errors = [float(pred[k][i]) if k in pred else math.nan for k in ("epe", "zero_epe", "nme", "mean_nme")]
                 writer.writerow(
                     [
                         entry.dataset,
@@ -516,8 +534,7 @@ def write_predictions(path: Path, pred: dict, data: RunData) -> None:
                         int(pred["start"][i]),
                         int(pred["label"][i]),
                         *[f"{p:.6f}" for p in pred["probs"][i]],
-                        f"{epe:.5f}",
-                        f"{nme:.4f}",
+                        *(f"{e:.5f}" for e in errors),
                     ]
                 )
 
