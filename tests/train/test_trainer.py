@@ -3,6 +3,7 @@
 import itertools
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -163,3 +164,17 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero_on_a_cosine():
     assert rates[4] == pytest.approx(1e-3) and rates[9] == pytest.approx(5e-4)  # half-way through the decay
     assert all(a > b for a, b in itertools.pairwise(rates[4:])) and rates[-1] < 3e-5
     assert learning_rate(load_config(None, ["lr=1e-3"]), 500) == 1e-3
+
+
+def test_baseline_head_initialisation_starts_flow_at_zero_and_landmarks_at_the_mean_shape():
+    from mol.train.trainer import build_model
+
+    shape = np.stack([np.linspace(30, 90, 68), np.linspace(40, 100, 68)], axis=1).astype(np.float32)
+    x = torch.randn(2, 1, 8, 128, 128)
+    with torch.no_grad():
+        out = build_model(load_config(None, ["head_init=baseline"]), 5, seed=0, mean_shape=shape).eval()(x)
+        reference = build_model(load_config(None, []), 5, seed=0).eval()(x)
+    assert torch.equal(out.flow, torch.zeros_like(out.flow)) and reference.flow.abs().mean() > 0.01
+    points = out.landmarks.unflatten(1, (68, 2)).permute(0, 3, 1, 2)  # (B, 7, 68, 2)
+    assert (points - torch.from_numpy(shape)).abs().max() < 1.0  # within a pixel of the mean shape
+    assert (reference.landmarks.unflatten(1, (68, 2)).permute(0, 3, 1, 2) - torch.from_numpy(shape)).abs().max() > 5

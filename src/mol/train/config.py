@@ -17,7 +17,11 @@ BENCH_DTYPES = (*PRECISIONS, "float64")  # `mol bench` also times float64 (the p
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 PROTOCOLS = ("loso", "composite", "cross")
 FCC_INITS = ("default", "randn")  # randn: the reference's torch.randn for FCC's embeddings and biases
-LR_DECAYS = ("none", "cosine")  # cosine: from lr after warm-up down to 0 at the last step
+LR_DECAYS = ("none", "cosine")
+# baseline: the flow head's last layer starts at zero (predicting no motion) and the landmark
+# head's output layer at the training set's mean shape, so both heads start at their trivial
+# baselines and learn from there; reference: the reference's random initialisation
+HEAD_INITS = ("reference", "baseline")  # cosine: from lr after warm-up down to 0 at the last step
 
 
 INF = float("inf")
@@ -80,6 +84,7 @@ class TrainConfig:
     # its per-epoch evaluation calls model.eval() and nothing switches back, so from its second
     # epoch on it trains with BatchNorm running statistics frozen and dropout off (1; 0: never)
     eval_mode_after_epochs: int = 0
+    head_init: str = "reference"  # "baseline": flow and landmark heads start at their trivial baselines
     fcc_init: str = "default"  # "randn": FCC positional embeddings and biases ~ N(0, 1)
     test_crops: int = 1  # test crops per clip: 1 the centre; n random ones (the reference: 5)
     normalize: str = "fixed"  # pixels: fixed [-1, 1], or "subject" statistics (the reference)
@@ -104,6 +109,7 @@ class TrainConfig:
             ("precision", PRECISIONS),
             ("fcc_init", FCC_INITS),
             ("lr_decay", LR_DECAYS),
+            ("head_init", HEAD_INITS),
             ("normalize", PIXEL_NORMALIZATIONS),
         )
         for name, allowed in choices:

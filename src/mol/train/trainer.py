@@ -179,9 +179,17 @@ def flow_pairs_for_step(config: TrainConfig, seed: int, step: int) -> torch.Tens
     return torch.randperm(total, generator=g)[: config.flow_pairs].sort().values
 
 
-def build_model(config: TrainConfig, num_classes: int, seed: int) -> MOL:
-    """A freshly initialised MOL for a fold (the reference's FCC initialisation if asked for)."""
+def build_model(config: TrainConfig, num_classes: int, seed: int, mean_shape: np.ndarray | None = None) -> MOL:
+    """A freshly initialised MOL for a fold: the reference's FCC initialisation if asked for, and
+    with ``head_init`` "baseline" heads that start at their trivial baselines (``mean_shape``
+    (68, 2) in crop pixels: the training set's mean landmarks)."""
     model = MOL(num_classes=num_classes, k=config.k, ccc_neighbors=config.ccc_neighbors, dropout=config.dropout)
+    if config.head_init == "baseline":
+        with torch.no_grad():
+            model.flow_head.predict_flow0.weight.zero_()  # flow0 = 0 until it learns
+            if mean_shape is not None:
+                model.landmark_head.fc2.weight.mul_(0.01)  # small residuals around the mean shape
+                model.landmark_head.fc2.bias.copy_(torch.as_tensor(mean_shape).flatten())
     if config.fcc_init == "randn":
         generator = torch.Generator().manual_seed(seed)
         for module in model.modules():
@@ -246,7 +254,8 @@ class FoldTrainer:
         torch.manual_seed(seed)
         self.fold, self.data, self.config, self.fold_dir, self.seed = fold, data, config, fold_dir, seed
         self.num_classes = config.num_classes or len(data.classes)
-        self.model = build_model(config, self.num_classes, seed).to(self.device)
+        shape = mean_landmark_shape(data, fold.train) if config.head_init == "baseline" else None
+        self.model = build_model(config, self.num_classes, seed, shape).to(self.device)
         if config.channels_last:
             to_channels_last(self.model)
         self.optimizer = make_optimizer(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
