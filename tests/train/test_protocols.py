@@ -58,3 +58,16 @@ def test_composite_counts_against_megc2019():
     assert differences == ["samm: 132 samples, 28 subjects (MEGC 2019: 133, 28)"]
     assert sum(s for s, _ in MEGC2019_COMPOSITE.values()) == 442
     assert sum(n for _, n in MEGC2019_COMPOSITE.values()) == 68
+
+
+def test_holdout_tests_the_named_subjects_and_trains_on_the_others():
+    from mol.train.protocols import holdout_fold
+
+    videos = refs([("casme2", "sub01"), ("casme2", "sub02"), ("casme2", "sub03"), ("samm", "sub03")])
+    (fold,) = holdout_fold(videos, ["sub02", "samm/sub03"])
+    assert {v.subject_id for v in fold.test} == {"casme2/sub02", "samm/sub03"}
+    assert {v.subject_id for v in fold.train} == {"casme2/sub01", "casme2/sub03"}
+    with pytest.raises(ValueError, match="leave no test"):
+        holdout_fold(videos, ["sub09"])
+    with pytest.raises(ValueError, match="needs test_subjects"):
+        holdout_fold(videos, [])

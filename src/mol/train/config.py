@@ -15,7 +15,7 @@ PRECISIONS = ("float32", "bfloat16", "float16")
 BENCH_DTYPES = (*PRECISIONS, "float64")  # `mol bench` also times float64 (the parity check's precision)
 # torch.compile modes; "reduce-overhead" also captures the step in CUDA graphs on a GPU
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
-PROTOCOLS = ("loso", "composite", "cross")
+PROTOCOLS = ("loso", "composite", "cross", "holdout")
 FCC_INITS = ("default", "randn")  # randn: the reference's torch.randn for FCC's embeddings and biases
 LR_DECAYS = ("none", "cosine")
 # baseline: the flow head's last layer starts at zero (predicting no motion) and the landmark
@@ -98,6 +98,7 @@ class TrainConfig:
     log_every: int = 10  # steps between reading losses back to the host (each read waits for the GPU)
     cross_train: list[str] = field(default_factory=list)  # cross protocol: datasets to train on
     cross_test: list[str] = field(default_factory=list)  # cross protocol: datasets to test on
+    test_subjects: list[str] = field(default_factory=list)  # holdout protocol: subjects to test on
 
     def validate(self) -> TrainConfig:
         from mol.model.registry import get_model

@@ -63,6 +63,26 @@ def cross_dataset_fold(
     return [Fold(f"{'+'.join(train_sets)}_to_{'+'.join(test_sets)}", train, test, val)]
 
 
+def holdout_fold(videos: list[VideoRef], test_subjects: list[str], val_subjects: int = 0, seed: int = 0) -> list[Fold]:
+    """One fold: the named subjects are tested, every other subject trains. A name is a subject
+    (``sub03``) or, where datasets share subject names, dataset/subject (``casme2/sub03``)."""
+    if not test_subjects:
+        raise ValueError("holdout protocol needs test_subjects (e.g. --set test_subjects=sub03,sub04)")
+
+    def tested(v: VideoRef) -> bool:
+        return v.entry.subject in test_subjects or v.subject_id in test_subjects
+
+    test = [v for v in videos if tested(v)]
+    train = [v for v in videos if not tested(v)]
+    if not test or not train:
+        found = sorted({v.subject_id for v in videos})
+        raise ValueError(
+            f"holdout protocol: test_subjects {test_subjects} leave no test or no training videos of {found}"
+        )
+    train, val = _split_validation(train, val_subjects, seed)
+    return [Fold(_safe("+".join(test_subjects)), train, test, val)]
+
+
 # The MEGC 2019 composite as published: (samples, subjects) per dataset of the negative /
 # positive / surprise scheme; 442 samples of 68 subjects in all.
 MEGC2019_COMPOSITE: dict[str, tuple[int, int]] = {"smic": (164, 16), "casme2": (145, 24), "samm": (133, 28)}

@@ -12,7 +12,7 @@ import yaml
 from mol.data.multicache import RunData, open_caches
 from mol.model.registry import get_model
 from mol.train.config import TrainConfig
-from mol.train.protocols import Fold, composite_counts, cross_dataset_fold, loso_folds
+from mol.train.protocols import Fold, composite_counts, cross_dataset_fold, holdout_fold, loso_folds
 from mol.train.results import write_results
 from mol.train.trainer import init_distributed, train_fold
 
@@ -20,6 +20,8 @@ from mol.train.trainer import init_distributed, train_fold
 def make_folds(data: RunData, config: TrainConfig) -> list[Fold]:
     if config.protocol == "cross":
         return cross_dataset_fold(data.videos, config.cross_train, config.cross_test, config.val_subjects, config.seed)
+    if config.protocol == "holdout":
+        return holdout_fold(data.videos, config.test_subjects, config.val_subjects, config.seed)
     if config.protocol == "composite":
         datasets = sorted({v.entry.dataset for v in data.videos})
         if len(datasets) < 2:
