@@ -179,9 +179,10 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         variants=args.variants.split(",") if args.variants else None,
         folds=args.folds.split(",") if args.folds else None,
         progress=not args.quiet,
+        seeds=args.seeds,
     )
     print(format_ablation(summary))
-    print(f"results: {out}/ablation.json, ablation.csv, ablation.png; each variant's run under {out}/")
+    print(f"results: {out}/ablation.json, .csv, .md, .png, ablation_seeds.csv; each run under {out}/VARIANT/seed_S/")
     return 0
 
 
@@ -397,6 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the preset (repeatable)")
     p.add_argument("--variants", help="comma-separated subset of mer, mer_flow, mer_flow_landmarks")
     p.add_argument("--folds", help="comma-separated fold names or indices to run")
+    p.add_argument("--seeds", type=int, default=1, help="runs per variant, seeds 0..N-1, paired across variants")
     p.add_argument("--subjects", type=int, help="without --cache: only the first N people of the demo's data")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_ablate)
