@@ -98,3 +98,25 @@ def test_help_starts_without_torch():
     from mol import MOL  # the model API still imports on first use
 
     assert MOL.__name__ == "MOL"
+
+
+def test_user_errors_are_one_line_bugs_keep_their_traceback(monkeypatch, capsys):
+    import mol.cli as cli
+    from mol.errors import CacheError
+
+    def raising(error):
+        def run(_args):
+            raise error
+
+        return run
+
+    monkeypatch.setattr(cli, "_cmd_bench", raising(CacheError("x.h5: truncated; rerun `mol prepare`")))
+    assert cli.main(["bench"]) == 2
+    assert capsys.readouterr().err.strip() == "mol bench: error: x.h5: truncated; rerun `mol prepare`"
+    with pytest.raises(CacheError):
+        cli.main(["--debug", "bench"])
+    monkeypatch.setattr(cli, "_cmd_bench", raising(FileNotFoundError(2, "No such file", "clip.mp4")))
+    assert cli.main(["bench"]) == 2 and "clip.mp4" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "_cmd_bench", raising(KeyError("a bug")))
+    with pytest.raises(KeyError):
+        cli.main(["bench"])

@@ -19,5 +19,6 @@ def test_demo_runs_the_whole_pipeline_and_says_where_outputs_are(tmp_path, capsy
     summary = json.loads((out / "demo.json").read_text())
     probs = summary["prediction"]["probabilities"]
     assert len(probs) == 5 and abs(sum(probs.values()) - 1) < 1e-3
-    assert summary["video_level"]["n"] == 2 * 5 * 2  # subjects × classes × clips per class
+    assert summary["held_out_people"] == ["sub02"]  # of 2 people, the second is tested
+    assert summary["video_level"]["n"] == 1 * 5 * 2  # held-out subjects × classes × clips per class
     assert (out / "run" / "confusion.png").stat().st_size > 1000

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mol.errors import ConfigError
 from mol.train.compare import RESAMPLES, bootstrap_indices, interval, load_run_videos, scores, subject_ids
 from mol.train.config import load_config
 from mol.train.run import train_run
@@ -42,7 +43,7 @@ def variant_by_name(names: list[str] | None) -> list[Variant]:
     known = {v.name: v for v in VARIANTS}
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown variant(s) {unknown}; variants are {', '.join(known)}")
+        raise ConfigError(f"unknown variant(s) {unknown}; variants are {', '.join(known)}")
     return [known[n] for n in names]
 
 
@@ -68,7 +69,7 @@ def run_ablation(
     shares its initialisation draws and batch order: the runs are paired); write
     ablation.json/.csv/.md/.png and return the table."""
     if seeds < 1:
-        raise ValueError(f"seeds must be ≥ 1, got {seeds}")
+        raise ConfigError(f"seeds must be ≥ 1, got {seeds}")
     out = Path(out)
     for seed in range(seeds):
         for variant in variant_by_name(variants):

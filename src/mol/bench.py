@@ -16,6 +16,7 @@ import torch
 
 from mol.constants import CLIP_FRAMES
 from mol.constants import CROP as FRAME_SIZE
+from mol.errors import ConfigError
 from mol.model.mol import MOL
 from mol.train.acceleration import CompiledOrEager, to_channels_last
 from mol.train.config import BENCH_DTYPES
@@ -157,11 +158,11 @@ def run_bench(
     separately, as a run would use them. ``flow_pairs`` k < 7 times the training step with
     stochastic flow supervision (flow of k random pairs, as the trainer's ``flow_pairs``)."""
     if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        raise ConfigError(f"dtype must be one of {DTYPES}, got {dtype!r}")
     if batch < 1 or repeats < 1 or warmup < 0:
-        raise ValueError("batch and repeats must be ≥ 1, warmup ≥ 0")
+        raise ConfigError("batch and repeats must be ≥ 1, warmup ≥ 0")
     if not 1 <= flow_pairs <= CLIP_FRAMES - 1:
-        raise ValueError(f"flow_pairs must lie in 1..{CLIP_FRAMES - 1}, got {flow_pairs}")
+        raise ConfigError(f"flow_pairs must lie in 1..{CLIP_FRAMES - 1}, got {flow_pairs}")
     pair_draws = torch.Generator().manual_seed(0)
 
     def draw_pairs() -> torch.Tensor | None:
@@ -171,7 +172,7 @@ def run_bench(
 
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was asked for but torch.cuda.is_available() is False")
+        raise ConfigError("CUDA was asked for but torch.cuda.is_available() is False")
     torch.manual_seed(0)
     model = MOL(num_classes=num_classes).to(dev)
     if dtype == "float64":
@@ -305,10 +306,10 @@ def run_data_bench(
     from mol.train.trainer import make_train_loader
 
     if batch < 1 or batches < 1 or workers < 0 or warmup < 0:
-        raise ValueError("batch and batches must be ≥ 1, workers and warmup ≥ 0")
+        raise ConfigError("batch and batches must be ≥ 1, workers and warmup ≥ 0")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("CUDA was asked for but torch.cuda.is_available() is False")
+        raise ConfigError("CUDA was asked for but torch.cuda.is_available() is False")
     data = open_caches(caches)
     dataset = MultiCacheClips(data, data.videos, train=True, flip=True, seed=0, crop_jitter=8)
     loader = make_train_loader(dataset, batch, workers, seed=0, device=dev)

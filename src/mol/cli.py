@@ -229,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mol", description="MOL: micro-expression recognition with optical flow and landmarks."
     )
     parser.add_argument("--version", action="version", version=f"mol {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of every error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser(
@@ -426,14 +427,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mol.model.official import CheckpointError
+    """Errors a user can fix (mol.errors) and OSError print one line naming the file and the fix
+    (exit 2); anything else is a bug and shows its traceback. ``--debug`` shows every traceback."""
+    from mol.errors import MolError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (CheckpointError, ValueError, FileNotFoundError, RuntimeError, KeyError) as exc:
-        # DatasetError, CacheError and FrameError are ValueErrors with the file in their message
+    except (MolError, OSError) as exc:
+        if args.debug:
+            raise
         print(f"mol {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

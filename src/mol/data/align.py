@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from mol.constants import ALIGNED_SIZE, LEFT_EYE, RIGHT_EYE
+from mol.errors import ConfigError, NoFaceError
 
 BORDER_GREY = 128
 BOX_SCALE = 2.5
@@ -28,19 +29,15 @@ ALIGN_MODES: tuple[str, ...] = ("per-frame", "onset")
 NOSE_TIP, MOUTH_LEFT, MOUTH_RIGHT = 30, 48, 54
 
 
-class NoFaceError(ValueError):
-    """No face was found in any frame of a video."""
-
-
 def shape_predictor_path() -> Path:
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
+        raise ConfigError(
             "the 68-point landmark model is missing: pip install face-recognition-models (it ships the model file)"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "models" / "shape_predictor_68_face_landmarks.dat"
     if not path.is_file():
-        raise RuntimeError(f"{path}: landmark model file missing; reinstall face-recognition-models")
+        raise ConfigError(f"{path}: landmark model file missing; reinstall face-recognition-models")
     return path
 
 
@@ -128,7 +125,7 @@ def align_video(
     face frame's transform to all frames, so alignment jitter cannot drown a 1-pixel movement.
     """
     if mode not in ALIGN_MODES:
-        raise ValueError(f"align mode must be one of {ALIGN_MODES}, got {mode!r}")
+        raise ConfigError(f"align mode must be one of {ALIGN_MODES}, got {mode!r}")
     detected = [detect(f) for f in frames]
     found = np.array([d is not None for d in detected])
     if not found.any():

@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from mol.data.synthetic import SynthConfig, generate_dataset, synth_config_dict
+from mol.errors import ConfigError
 
 BENCHMARK_NAME = "mol-synthetic"
 BENCHMARK_VERSION = 1
@@ -38,9 +39,9 @@ PART_DEFAULTS = SynthConfig(scheme="casme2-5", jpeg_quality=90, blur=(0.0, 1.0))
 def part_config(part: str, scale: str = "small", **overrides) -> SynthConfig:
     """The generator settings of one part of the benchmark (``overrides`` only for tests)."""
     if part not in PARTS:
-        raise ValueError(f"unknown benchmark part {part!r}; choose one of {sorted(PARTS)}")
+        raise ConfigError(f"unknown benchmark part {part!r}; choose one of {sorted(PARTS)}")
     if scale not in SCALES:
-        raise ValueError(f"unknown benchmark scale {scale!r}; choose one of {sorted(SCALES)}")
+        raise ConfigError(f"unknown benchmark scale {scale!r}; choose one of {sorted(SCALES)}")
     people = PARTS[part]["people"]
     config = replace(
         PART_DEFAULTS,

@@ -22,12 +22,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from mol.errors import CacheError
+
 FORMAT_NAME = "mol-cache"
 FORMAT_VERSION = 1
-
-
-class CacheError(ValueError):
-    """A cache file that is missing, truncated, of another format version or other options."""
 
 
 @dataclass(frozen=True)

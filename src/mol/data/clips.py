@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 
 from mol.constants import CLIP_FRAMES, CROP, EVAL_OFFSET, NUM_LANDMARKS, PIXEL_NORMALIZATIONS
 from mol.data.cache import Cache
+from mol.errors import ConfigError
 
 MODEL_INPUTS = ("clip", "flow", "landmarks")  # the item entries to_model_inputs finishes
 
@@ -127,17 +128,17 @@ class ClipDataset(Dataset):
         self.raw = raw
         margin = self.cache.options["size"] - CROP
         if margin < 0:
-            raise ValueError(f"{self.cache.path}: aligned size {self.cache.options['size']} is below the crop {CROP}")
+            raise ConfigError(f"{self.cache.path}: aligned size {self.cache.options['size']} is below the crop {CROP}")
         if not 0 <= crop_jitter <= min(EVAL_OFFSET, margin - EVAL_OFFSET):
-            raise ValueError(
+            raise ConfigError(
                 f"crop_jitter must be within 0..{min(EVAL_OFFSET, margin - EVAL_OFFSET)}, got {crop_jitter}"
             )
         self.crop_jitter = crop_jitter
         if normalize not in PIXEL_NORMALIZATIONS:
-            raise ValueError(f"normalize must be one of {PIXEL_NORMALIZATIONS}, got {normalize!r}")
+            raise ConfigError(f"normalize must be one of {PIXEL_NORMALIZATIONS}, got {normalize!r}")
         self.pixel_stats = subject_pixel_statistics(self.cache) if normalize == "subject" else None
         if eval_crops < 1:
-            raise ValueError(f"eval_crops must be ≥ 1, got {eval_crops}")
+            raise ConfigError(f"eval_crops must be ≥ 1, got {eval_crops}")
         self.eval_crops = 1 if train else eval_crops
 
     def __len__(self) -> int:

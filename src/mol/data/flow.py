@@ -7,12 +7,14 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from mol.errors import ConfigError
+
 FLOW_METHODS: tuple[str, ...] = ("tvl1", "dis", "farneback")
 
 
 def _tvl1(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:
     if not hasattr(cv2, "optflow"):
-        raise RuntimeError("TV-L1 needs opencv-contrib (pip install 'opencv-contrib-python-headless<5')")
+        raise ConfigError("TV-L1 needs opencv-contrib (pip install 'opencv-contrib-python-headless<5')")
     return cv2.optflow.DualTVL1OpticalFlow_create().calc(prev, nxt, None)
 
 
@@ -34,7 +36,7 @@ _METHODS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 def compute_flow(prev: np.ndarray, nxt: np.ndarray, method: str = "tvl1") -> np.ndarray:
     """Flow (H, W, 2) float32 from uint8 frame ``prev`` to ``nxt``; [..., 0] = x, [..., 1] = y."""
     if method not in _METHODS:
-        raise ValueError(f"flow method must be one of {FLOW_METHODS}, got {method!r}")
+        raise ConfigError(f"flow method must be one of {FLOW_METHODS}, got {method!r}")
     return _METHODS[method](prev, nxt).astype(np.float32)
 
 

@@ -8,13 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from mol.errors import FrameError
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".m4v", ".mpg", ".mpeg", ".wmv"})
 _NUMBER = re.compile(r"(\d+)(?!.*\d)")  # the last run of digits in a name
-
-
-class FrameError(ValueError):
-    """Frames that cannot be found or read; the message names the file."""
 
 
 def frame_number(path: Path) -> int | None:

@@ -12,6 +12,7 @@ from torch.utils.data import Dataset
 from mol.constants import EVAL_OFFSET
 from mol.data.cache import Cache, VideoEntry
 from mol.data.clips import ClipDataset
+from mol.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -38,12 +39,12 @@ class RunData:
 
 def open_caches(paths: list[str | Path]) -> RunData:
     if not paths:
-        raise ValueError("give at least one --cache")
+        raise ConfigError("give at least one --cache")
     caches = [Cache(p) for p in paths]
     classes = caches[0].classes
     for c in caches[1:]:
         if c.classes != classes:
-            raise ValueError(
+            raise ConfigError(
                 f"{c.path}: classes {c.classes} differ from {caches[0].path}'s {classes}; "
                 "prepare every cache of a run with the same --scheme"
             )
@@ -90,5 +91,5 @@ def mean_landmark_shape(data: RunData, videos: list[VideoRef]) -> np.ndarray:
         total += points.sum(0)
         count += len(points)
     if count == 0:
-        raise ValueError("no frame with a detected face among the videos: no mean landmark shape")
+        raise ConfigError("no frame with a detected face among the videos: no mean landmark shape")
     return (total / count - EVAL_OFFSET).astype(np.float32)

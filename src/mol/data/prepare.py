@@ -30,6 +30,7 @@ from mol.data.readers import read_dataset
 from mol.data.records import Skipped, VideoRecord
 from mol.data.schemes import DEFAULT_SCHEME, ClassScheme, get_scheme, scheme_from_labels
 from mol.data.synthetic import GROUND_TRUTH_FILE, GroundTruth, aligned_ground_truth
+from mol.errors import ConfigError
 
 
 @dataclass
@@ -185,12 +186,12 @@ def prepare(
 ) -> PrepareReport:
     """Build (or complete) the cache ``out`` from a raw dataset; see the module docstring."""
     if align not in ALIGN_MODES:
-        raise ValueError(f"--align must be one of {ALIGN_MODES}, got {align!r}")
+        raise ConfigError(f"--align must be one of {ALIGN_MODES}, got {align!r}")
     if flow not in (*FLOW_METHODS, "exact"):
-        raise ValueError(f"--flow must be one of {(*FLOW_METHODS, 'exact')}, got {flow!r}")
+        raise ConfigError(f"--flow must be one of {(*FLOW_METHODS, 'exact')}, got {flow!r}")
     ground_truth = Path(root) / GROUND_TRUTH_FILE if flow == "exact" else None
     if ground_truth is not None and not ground_truth.is_file():
-        raise ValueError(f"{ground_truth}: --flow exact needs the ground truth that `mol synth` writes into --root")
+        raise ConfigError(f"{ground_truth}: --flow exact needs the ground truth that `mol synth` writes into --root")
     started = time.perf_counter()
     result = read_dataset(kind, Path(root), Path(sheet) if sheet else None)
     scheme_name = scheme or DEFAULT_SCHEME.get(kind)

@@ -13,12 +13,9 @@ import pandas as pd
 
 from mol.data.frames import IMAGE_SUFFIXES, is_video_file, list_frames
 from mol.data.records import ReadResult, Skipped, VideoRecord
+from mol.errors import DatasetError
 
 DATASET_FPS = {"casme2": 200.0, "samm": 200.0, "smic": 100.0}
-
-
-class DatasetError(ValueError):
-    """A dataset folder or sheet that cannot be read; the message names the file."""
 
 
 def _norm(name: object) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mol.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class ClassScheme:
@@ -73,7 +75,7 @@ def get_scheme(name: str) -> ClassScheme:
     try:
         return SCHEMES[name]
     except KeyError:
-        raise ValueError(f"unknown class scheme {name!r}; choose one of {sorted(SCHEMES)}") from None
+        raise ConfigError(f"unknown class scheme {name!r}; choose one of {sorted(SCHEMES)}") from None
 
 
 def scheme_from_labels(labels: list[str]) -> ClassScheme:

@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from mol.constants import inter_ocular
+from mol.errors import ConfigError
 
 # ---------------------------------------------------------------------------------------------
 # Action units: anchors (landmark indices) and unit directions in face coordinates
@@ -258,10 +259,10 @@ def load_face(source: str, size: int) -> tuple[np.ndarray, np.ndarray]:
     else:
         gray = cv2.imread(str(source), cv2.IMREAD_GRAYSCALE)
         if gray is None:
-            raise ValueError(f"{source}: unreadable image; give a face photo file or one of {sorted(FACE_PHOTOS)}")
+            raise ConfigError(f"{source}: unreadable image; give a face photo file or one of {sorted(FACE_PHOTOS)}")
     landmarks = detect_landmarks(gray)
     if landmarks is None:
-        raise ValueError(f"{source}: no face found; give a frontal face photo with --face-image")
+        raise ConfigError(f"{source}: no face found; give a frontal face photo with --face-image")
     matrix = similarity_transform(landmarks, size)
     framed = cv2.warpAffine(gray, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     return framed.astype(np.float32), (landmarks @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
@@ -274,9 +275,9 @@ def subject_faces(config: SynthConfig) -> list[str]:
     sources = [*config.face_images, *config.people]
     unknown = [name for name in config.people if name not in FACE_PHOTOS]
     if unknown:
-        raise ValueError(f"unknown face photo(s) {unknown}; choose from {sorted(FACE_PHOTOS)} or use --face-image")
+        raise ConfigError(f"unknown face photo(s) {unknown}; choose from {sorted(FACE_PHOTOS)} or use --face-image")
     if not sources:
-        raise ValueError("no face photos: name at least one person or give --face-image")
+        raise ConfigError("no face photos: name at least one person or give --face-image")
     if config.subjects > len(sources):
         warnings.warn(
             f"{config.subjects} subjects but {len(sources)} face photos: subjects beyond the first "
@@ -591,9 +592,9 @@ def sheet_action_units(aus: list[str]) -> str:
 def iter_videos(config: SynthConfig):
     """Every video of a synthetic dataset, in order, as (subject index, face source, SynthVideo)."""
     if config.scheme not in SCHEME_EMOTIONS:
-        raise ValueError(f"unknown scheme {config.scheme!r}; choose one of {sorted(SCHEME_EMOTIONS)}")
+        raise ConfigError(f"unknown scheme {config.scheme!r}; choose one of {sorted(SCHEME_EMOTIONS)}")
     if config.subjects < 1 or config.clips_per_class < 1:
-        raise ValueError("--subjects and --clips-per-class must be at least 1")
+        raise ConfigError("--subjects and --clips-per-class must be at least 1")
     sources = subject_faces(config)
     faces = {source: load_face(source, config.size) for source in dict.fromkeys(sources)}
     classes = SCHEME_EMOTIONS[config.scheme]
@@ -713,7 +714,7 @@ class GroundTruth:
             raise FileNotFoundError(f"{self.path}: no synthetic ground truth here (made by `mol synth`)")
         self._file = h5py.File(self.path, "r")
         if self._file.attrs.get("format") != GT_FORMAT or int(self._file.attrs.get("format_version", -1)) != GT_VERSION:
-            raise ValueError(f"{self.path}: not a mol synthetic ground-truth file of version {GT_VERSION}")
+            raise ConfigError(f"{self.path}: not a mol synthetic ground-truth file of version {GT_VERSION}")
 
     def video_keys(self) -> list[str]:
         """Every video as "subNN/EPkk_01"."""

@@ -24,6 +24,7 @@ from mol.constants import ALIGNED_SIZE, CLIP_FRAMES, CROP, EVAL_OFFSET
 from mol.data.align import NoFaceError, align_video, detect_landmarks
 from mol.data.clips import PIXEL_MEAN, PIXEL_SCALE, normalize_frames, pixel_statistics
 from mol.data.frames import FrameError, is_video_file, read_frames, read_video_gray
+from mol.errors import ConfigError
 from mol.model.checkpoint import load_checkpoint, read_checkpoint_metadata
 
 # facial regions for "where the face moved": landmark indices of the 68-point scheme
@@ -148,10 +149,10 @@ def parse_span(text: str | int | None, fps: float, default_frames: int) -> int:
     m = re.fullmatch(r"([0-9.]+)\s*s", text)
     if m:
         if not fps or fps <= 0 or math.isnan(fps):
-            raise ValueError(f"a span in seconds ({text}) needs the frame rate; give --fps or a span in frames")
+            raise ConfigError(f"a span in seconds ({text}) needs the frame rate; give --fps or a span in frames")
         return max(1, round(float(m.group(1)) * fps))
     if not text.isdigit():
-        raise ValueError(f"span {text!r}: give frames (48) or seconds (0.25s)")
+        raise ConfigError(f"span {text!r}: give frames (48) or seconds (0.25s)")
     return int(text)
 
 
@@ -167,9 +168,9 @@ def read_input(path: Path) -> tuple[list[np.ndarray], float]:
 
 def plan_windows(num_frames: int, span: int, stride: int, face: np.ndarray) -> list[Window]:
     if span < CLIP_FRAMES:
-        raise ValueError(f"a window must span at least {CLIP_FRAMES} frames, got {span}")
+        raise ConfigError(f"a window must span at least {CLIP_FRAMES} frames, got {span}")
     if num_frames < span:
-        raise ValueError(f"the video has {num_frames} frames, fewer than one window of {span}")
+        raise ConfigError(f"the video has {num_frames} frames, fewer than one window of {span}")
     step = span // CLIP_FRAMES
     windows = []
     for i, start in enumerate(range(0, num_frames - span + 1, max(1, stride))):

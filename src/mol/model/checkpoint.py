@@ -11,7 +11,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from mol.model.official import CheckpointError
+from mol.errors import CheckpointError
 from mol.model.registry import build_model
 
 FORMAT_NAME = "mol-checkpoint"

@@ -91,14 +91,6 @@ class MOL(nn.Module):
     def from_config_dict(cls, data: dict) -> MOL:
         return cls.from_config(MOLConfig.from_dict(data))
 
-    @classmethod
-    def from_official(cls, source, num_classes: int | None = None) -> MOL:
-        """Build from the reference implementation's weights (path or state dict); see
-        :func:`mol.model.official.from_official`."""
-        from mol.model.official import from_official  # official.py imports this module
-
-        return from_official(source, num_classes=num_classes)
-
     @property
     def num_classes(self) -> int:
         return self.config.num_classes

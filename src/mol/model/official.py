@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from mol.errors import CheckpointError
 from mol.model.mol import MOL
 
 IGNORED_OFFICIAL = re.compile(r"^FCC_[12]\.ffn\.")
@@ -48,10 +49,6 @@ _CCC_NAMES = {
     "conv2.weight": "diff_weight",
     "conv2.bias": "diff_bias",
 }
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file or state dict that cannot be used, with what is wrong and what to do."""
 
 
 def official_to_ours(key: str) -> str | None:

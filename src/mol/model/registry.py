@@ -17,6 +17,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+from mol.errors import ConfigError
+
 MODEL_INPUTS: tuple[str, ...] = ("clip", "apex_flow")
 _BUILTIN_MODULES = ("mol.model.mol", "mol.model.ststnet", "mol.model.flow_hist")
 
@@ -35,11 +37,11 @@ _REGISTRY: dict[str, ModelEntry] = {}
 def register_model(name: str, input: str, summary: str = ""):
     """Class decorator: make the model known as ``name``."""
     if input not in MODEL_INPUTS:
-        raise ValueError(f"model input must be one of {MODEL_INPUTS}, got {input!r}")
+        raise ConfigError(f"model input must be one of {MODEL_INPUTS}, got {input!r}")
 
     def decorate(cls: type) -> type:
         if name in _REGISTRY and _REGISTRY[name].cls is not cls:
-            raise ValueError(f"a model named {name!r} is already registered ({_REGISTRY[name].cls.__name__})")
+            raise ConfigError(f"a model named {name!r} is already registered ({_REGISTRY[name].cls.__name__})")
         _REGISTRY[name] = ModelEntry(name, cls, input, summary)
         cls.model_name = name
         return cls
@@ -60,7 +62,7 @@ def model_names() -> tuple[str, ...]:
 def get_model(name: str) -> ModelEntry:
     _load_builtin()
     if name not in _REGISTRY:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(_REGISTRY)}")
+        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(_REGISTRY)}")
     return _REGISTRY[name]
 
 

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from mol.data.apex import flow_method_for, onset_apex_flow, onset_apex_indices
 from mol.data.multicache import RunData, VideoRef
+from mol.errors import ConfigError
 from mol.model.checkpoint import atomic_write, save_checkpoint
 from mol.model.registry import build_model
 from mol.train.config import TrainConfig
@@ -70,14 +71,14 @@ def train_apex_flow_fold(
     num_classes = config.num_classes or len(data.classes)
     train_rows, test_rows = inputs.rows(data, fold.train), inputs.rows(data, fold.test)
     if len(train_rows) == 0 or len(test_rows) == 0:
-        raise ValueError(f"fold {fold.name}: no training or no test videos")
+        raise ConfigError(f"fold {fold.name}: no training or no test videos")
     labels = torch.tensor([v.entry.label for v in data.videos], dtype=torch.long)
     torch.manual_seed(seed)
     options = {"num_classes": num_classes, **({"epochs": config.epochs} if config.epochs else {})}
     try:
         model = build_model(config.model, options)
     except TypeError as exc:
-        raise ValueError(f"model {config.model!r} does not take the setting(s) {sorted(options)}: {exc}") from exc
+        raise ConfigError(f"model {config.model!r} does not take the setting(s) {sorted(options)}: {exc}") from exc
     losses = model.fit(inputs.flows[train_rows], labels[train_rows], seed=seed, progress=progress)
     model.eval()
     with torch.no_grad():

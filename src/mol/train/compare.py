@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from mol.errors import ConfigError
 from mol.train.metrics import classification_metrics, confusion_matrix
 from mol.train.results import load_predictions
 
@@ -115,11 +116,11 @@ def compare_runs(runs: list[RunVideos], resamples: int = RESAMPLES, seed: int = 
     first = runs[0]
     for run in runs[1:]:
         if run.classes != first.classes:
-            raise ValueError(f"{run.name}: classes {run.classes} differ from {first.name}'s {first.classes}")
+            raise ConfigError(f"{run.name}: classes {run.classes} differ from {first.name}'s {first.classes}")
         if not run.table[VIDEO_KEY].equals(first.table[VIDEO_KEY]) or not run.table["label"].equals(
             first.table["label"]
         ):
-            raise ValueError(
+            raise ConfigError(
                 f"{run.name} and {first.name} were tested on different videos; "
                 "compare runs of the same caches and folds"
             )
@@ -211,9 +212,9 @@ def write_comparison(
     """compare.json, compare.csv, compare.md and compare.png in ``out``; ``names`` label the runs
     (default: their directory names)."""
     if not run_dirs:
-        raise ValueError("give at least one run directory")
+        raise ConfigError("give at least one run directory")
     if names is not None and len(names) != len(run_dirs):
-        raise ValueError(f"{len(names)} names for {len(run_dirs)} runs; give one name per run")
+        raise ConfigError(f"{len(names)} names for {len(run_dirs)} runs; give one name per run")
     runs = [load_run_videos(Path(r)) for r in run_dirs]
     for run, name in zip(runs, names or [r.name for r in runs], strict=True):
         run.name = name

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from mol.constants import PIXEL_NORMALIZATIONS
+from mol.errors import ConfigError
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "configs"  # shipped inside the package
 PRECISIONS = ("float32", "bfloat16", "float16")
@@ -115,15 +116,15 @@ class TrainConfig:
         )
         for name, allowed in choices:
             if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         for name, low, high in RANGES:
             value = getattr(self, name)
             if value is not None and not (low <= value <= high):
-                raise ValueError(f"{name} must lie in [{low}, {high}], got {value!r}")
+                raise ConfigError(f"{name} must lie in [{low}, {high}], got {value!r}")
         if not (self.loss_mer or self.loss_flow or self.loss_landmark):
-            raise ValueError("at least one loss weight must be non-zero")
+            raise ConfigError("at least one loss weight must be non-zero")
         if self.report_oracle and self.eval_every <= 0:
-            raise ValueError("report_oracle needs eval_every > 0 (test metrics at several points of training)")
+            raise ConfigError("report_oracle needs eval_every > 0 (test metrics at several points of training)")
         return self
 
     def to_dict(self) -> dict:
@@ -136,18 +137,18 @@ def _typed(name: str, value: object, default: object) -> object:
     if isinstance(value, str) and not isinstance(default, str):
         return _coerce(name, value, default)
     if isinstance(default, bool) and not isinstance(value, bool):
-        raise ValueError(f"{name}: expected true/false, got {value!r}")
+        raise ConfigError(f"{name}: expected true/false, got {value!r}")
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if (isinstance(default, int) or (default is None and name == "num_classes")) and isinstance(value, float):
         if not value.is_integer():
-            raise ValueError(f"{name}: expected a whole number, got {value!r}")
+            raise ConfigError(f"{name}: expected a whole number, got {value!r}")
         return int(value)
     if isinstance(default, list) and isinstance(value, str):
         return [value]
     expected = type(default)
     if default is not None and not isinstance(value, expected) and not (expected is float and isinstance(value, int)):
-        raise ValueError(f"{name}: expected {expected.__name__}, got {value!r}")
+        raise ConfigError(f"{name}: expected {expected.__name__}, got {value!r}")
     return value
 
 
@@ -157,7 +158,7 @@ def _coerce(name: str, text: str, current: object) -> object:
             return True
         if text.lower() in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"{name}: expected true/false, got {text!r}")
+        raise ConfigError(f"{name}: expected true/false, got {text!r}")
     if isinstance(current, list):
         return [t for t in text.split(",") if t]
     try:
@@ -167,7 +168,7 @@ def _coerce(name: str, text: str, current: object) -> object:
             return float(text)
     except ValueError:
         kind = "a whole number" if isinstance(current, int) or current is None else "a number"
-        raise ValueError(f"{name}: expected {kind}, got {text!r}") from None
+        raise ConfigError(f"{name}: expected {kind}, got {text!r}") from None
     return text
 
 
@@ -180,20 +181,20 @@ def load_config(preset: str | None = None, overrides: list[str] | None = None) -
             path = PRESET_DIR / f"{preset}.yaml"
         if not path.is_file():
             known = sorted(p.stem for p in PRESET_DIR.glob("*.yaml")) if PRESET_DIR.is_dir() else []
-            raise ValueError(f"{path}: no such config; presets: {', '.join(known) or 'none found'}")
+            raise ConfigError(f"{path}: no such config; presets: {', '.join(known) or 'none found'}")
         values = yaml.safe_load(path.read_text()) or {}
         if not isinstance(values, dict):
-            raise ValueError(f"{path}: a config must be a mapping of settings")
+            raise ConfigError(f"{path}: a config must be a mapping of settings")
     names = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - names)
     if unknown:
-        raise ValueError(f"unknown config keys {unknown}; known: {sorted(names)}")
+        raise ConfigError(f"unknown config keys {unknown}; known: {sorted(names)}")
     defaults = TrainConfig()
     config = TrainConfig(**{k: _typed(k, v, getattr(defaults, k)) for k, v in values.items()})
     for item in overrides or []:
         key, sep, text = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or key not in names:
-            raise ValueError(f"override {item!r}: expected KEY=VALUE with KEY one of {sorted(names)}")
+            raise ConfigError(f"override {item!r}: expected KEY=VALUE with KEY one of {sorted(names)}")
         setattr(config, key, _coerce(key, text.strip(), getattr(config, key)))
     return config.validate()

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mol.data.multicache import VideoRef
+from mol.errors import ConfigError
 
 
 @dataclass
@@ -26,7 +27,7 @@ def _split_validation(train: list[VideoRef], k: int, seed: int) -> tuple[list[Vi
         return train, []
     subjects = sorted({v.subject_id for v in train})
     if k >= len(subjects):
-        raise ValueError(f"val_subjects={k} leaves no training subject (only {len(subjects)} available)")
+        raise ConfigError(f"val_subjects={k} leaves no training subject (only {len(subjects)} available)")
     held = set(np.random.default_rng(seed).choice(subjects, size=k, replace=False).tolist())
     return [v for v in train if v.subject_id not in held], [v for v in train if v.subject_id in held]
 
@@ -39,7 +40,7 @@ def loso_folds(videos: list[VideoRef], val_subjects: int = 0, seed: int = 0) -> 
     """Leave one subject out, over all videos given (one dataset, or the composite of several)."""
     subjects = sorted({v.subject_id for v in videos})
     if len(subjects) < 2:
-        raise ValueError(f"LOSO needs at least 2 subjects, found {len(subjects)}")
+        raise ConfigError(f"LOSO needs at least 2 subjects, found {len(subjects)}")
     folds = []
     for i, subject in enumerate(subjects):
         train = [v for v in videos if v.subject_id != subject]
@@ -53,12 +54,12 @@ def cross_dataset_fold(
 ) -> list[Fold]:
     """Train on the videos of some datasets, test on others (one fold)."""
     if not train_sets or not test_sets or set(train_sets) & set(test_sets):
-        raise ValueError("cross protocol needs disjoint, non-empty cross_train and cross_test dataset lists")
+        raise ConfigError("cross protocol needs disjoint, non-empty cross_train and cross_test dataset lists")
     train = [v for v in videos if v.entry.dataset in train_sets]
     test = [v for v in videos if v.entry.dataset in test_sets]
     if not train or not test:
         found = sorted({v.entry.dataset for v in videos})
-        raise ValueError(f"cross protocol: datasets {train_sets} → {test_sets}, but the caches hold {found}")
+        raise ConfigError(f"cross protocol: datasets {train_sets} → {test_sets}, but the caches hold {found}")
     train, val = _split_validation(train, val_subjects, seed)
     return [Fold(f"{'+'.join(train_sets)}_to_{'+'.join(test_sets)}", train, test, val)]
 
@@ -67,7 +68,7 @@ def holdout_fold(videos: list[VideoRef], test_subjects: list[str], val_subjects:
     """One fold: the named subjects are tested, every other subject trains. A name is a subject
     (``sub03``) or, where datasets share subject names, dataset/subject (``casme2/sub03``)."""
     if not test_subjects:
-        raise ValueError("holdout protocol needs test_subjects (e.g. --set test_subjects=sub03,sub04)")
+        raise ConfigError("holdout protocol needs test_subjects (e.g. --set test_subjects=sub03,sub04)")
 
     def tested(v: VideoRef) -> bool:
         return v.entry.subject in test_subjects or v.subject_id in test_subjects
@@ -76,7 +77,7 @@ def holdout_fold(videos: list[VideoRef], test_subjects: list[str], val_subjects:
     train = [v for v in videos if not tested(v)]
     if not test or not train:
         found = sorted({v.subject_id for v in videos})
-        raise ValueError(
+        raise ConfigError(
             f"holdout protocol: test_subjects {test_subjects} leave no test or no training videos of {found}"
         )
     train, val = _split_validation(train, val_subjects, seed)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mol.errors import ConfigError
 from mol.train.metrics import classification_metrics, confusion_matrix
 
 PER_FOLD_NOTE = (
@@ -29,20 +30,20 @@ def load_predictions(run_dirs: list[Path]) -> tuple[pd.DataFrame, list[str], lis
             raise FileNotFoundError(f"{run}: not a mol run directory (no config.yaml)")
         run_classes = json.loads((run / "classes.json").read_text())
         if classes is not None and run_classes != classes:
-            raise ValueError(f"{run}: classes {run_classes} differ from {classes}")
+            raise ConfigError(f"{run}: classes {run_classes} differ from {classes}")
         classes = run_classes
         for fold_dir in sorted(run.glob("fold_*")):
             if not (fold_dir / "done.json").is_file():
                 continue
             summary = json.loads((fold_dir / "done.json").read_text())
             if any(f["fold"] == summary["fold"] for f in folds):
-                raise ValueError(f"fold {summary['fold']} appears in more than one run directory")
+                raise ConfigError(f"fold {summary['fold']} appears in more than one run directory")
             table = pd.read_csv(fold_dir / "predictions.csv", dtype={"subject": str, "video": str})
             table["fold"] = summary["fold"]
             frames.append(table)
             folds.append({**summary, "dir": str(fold_dir)})
     if not frames:
-        raise ValueError(f"no finished fold in {', '.join(map(str, run_dirs))}")
+        raise ConfigError(f"no finished fold in {', '.join(map(str, run_dirs))}")
     return pd.concat(frames, ignore_index=True), classes, folds
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from mol.data.multicache import RunData, open_caches
+from mol.errors import ConfigError
 from mol.model.registry import get_model
 from mol.train.config import TrainConfig
 from mol.train.protocols import Fold, composite_counts, cross_dataset_fold, holdout_fold, loso_folds
@@ -25,7 +26,7 @@ def make_folds(data: RunData, config: TrainConfig) -> list[Fold]:
     if config.protocol == "composite":
         datasets = sorted({v.entry.dataset for v in data.videos})
         if len(datasets) < 2:
-            raise ValueError(f"composite protocol needs caches of several datasets, got {datasets}")
+            raise ConfigError(f"composite protocol needs caches of several datasets, got {datasets}")
         lines, differences = composite_counts(data.videos)
         print("composite data:\n  " + "\n  ".join(lines))
         if differences:
@@ -48,7 +49,7 @@ def select_folds(folds: list[Fold], wanted: list[str] | None) -> list[Fold]:
         else:
             match = [f for f in folds if f.name == item]
             if not match:
-                raise ValueError(f"no fold {item!r}; folds are {', '.join(f.name for f in folds)}")
+                raise ConfigError(f"no fold {item!r}; folds are {', '.join(f.name for f in folds)}")
             chosen.append(match[0])
     return chosen
 
@@ -57,7 +58,7 @@ def check_classes(config: TrainConfig, classes: list[str]) -> None:
     """num_classes, when set, must equal the caches' class count: more would add prediction
     columns no class stands for, fewer would drop labels the data holds."""
     if config.num_classes is not None and config.num_classes != len(classes):
-        raise ValueError(
+        raise ConfigError(
             f"num_classes={config.num_classes} but the caches hold {len(classes)} classes ({', '.join(classes)}); "
             "leave num_classes unset, or prepare the caches with a --scheme of that many classes"
         )
@@ -75,7 +76,7 @@ def _check_or_write_config(out: Path, config: TrainConfig, caches: list[str], cl
                 saved[key] = resolved[key]
         if saved != resolved:
             changed = sorted(k for k in set(saved) | set(resolved) if saved.get(k) != resolved.get(k))
-            raise ValueError(f"{out}: holds a run with another configuration (differs in {changed}); use a new --out")
+            raise ConfigError(f"{out}: holds a run with another configuration (differs in {changed}); use a new --out")
         return
     out.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(resolved, sort_keys=False))

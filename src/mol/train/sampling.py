@@ -7,6 +7,8 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import Sampler
 
+from mol.errors import ConfigError
+
 
 class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
     """Endless batches of ``(epoch, index)`` pairs for a dataset of ``size`` items.
@@ -22,7 +24,7 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
 
     def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1, start: int = 0) -> None:
         if size < 1 or batch_size < 1:
-            raise ValueError(f"need at least one item and a batch size ≥ 1, got {size} items, batch {batch_size}")
+            raise ConfigError(f"need at least one item and a batch size ≥ 1, got {size} items, batch {batch_size}")
         self.size, self.batch_size, self.seed = size, batch_size, seed
         self.rank, self.world, self.start = rank, world, start
         per_rank = -(-size // world)

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from mol.constants import CLIP_FRAMES, NUM_LANDMARKS, inter_ocular
 from mol.data.clips import to_model_inputs
 from mol.data.multicache import MultiCacheClips, RunData, mean_landmark_shape
+from mol.errors import ConfigError, TrainingError
 from mol.model.checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from mol.model.fcc import FCC
 from mol.model.mol import MOL
@@ -61,8 +62,6 @@ def _barrier() -> None:
 # ---------------------------------------------------------------------------------------------
 # One fold
 # ---------------------------------------------------------------------------------------------
-class TrainingError(RuntimeError):
-    """Training cannot go on (a diverged loss); the message names the fold and the step."""
 
 
 def cpu_has_native_bf16() -> bool:
@@ -90,7 +89,7 @@ def _device(config: TrainConfig) -> torch.device:
     device = torch.device(config.device)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("device cuda was asked for but torch.cuda.is_available() is False")
+            raise ConfigError("device cuda was asked for but torch.cuda.is_available() is False")
         if "LOCAL_RANK" in os.environ and device.index is None:
             device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return device
@@ -269,7 +268,7 @@ class FoldTrainer:
         self.val_ds = MultiCacheClips(data, fold.val, train=False, seed=seed, **pixels) if fold.val else None
         self.test_ds = MultiCacheClips(data, fold.test, train=False, seed=seed, eval_crops=config.test_crops, **pixels)
         if len(self.train_ds) == 0 or len(self.test_ds) == 0:
-            raise ValueError(f"fold {fold.name}: no training or no test clips")
+            raise ConfigError(f"fold {fold.name}: no training or no test clips")
         self.progress = FoldProgress()
         self.resume_path = fold_dir / "resume.pt"
 
