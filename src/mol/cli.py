@@ -222,8 +222,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from mol import __version__
-    from mol.train.config import BENCH_DTYPES as DTYPES
-    from mol.train.config import COMPILE_MODES
+    from mol.constants import ALIGN_MODES, BENCHMARK_SCALES, DATASET_LAYOUTS, EXACT_FLOW, FLOW_METHODS
+    from mol.data.schemes import SCHEMES
+    from mol.train.config import BENCH_DTYPES, COMPILE_MODES, PRECISIONS, PROTOCOLS
 
     parser = argparse.ArgumentParser(
         prog="mol", description="MOL: micro-expression recognition with optical flow and landmarks."
@@ -232,15 +233,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show the full traceback of every error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser(
+    # options several commands share, defined once
+    quiet = argparse.ArgumentParser(add_help=False)
+    quiet.add_argument("--quiet", action="store_true", help="no progress bars")
+    preset = argparse.ArgumentParser(add_help=False)
+    preset.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    folds = argparse.ArgumentParser(add_help=False)
+    folds.add_argument("--folds", help="comma-separated fold names or indices to run (for splitting over machines)")
+    people = argparse.ArgumentParser(add_help=False)
+    people.add_argument(
+        "--subjects", type=int, help="only the first N people of the benchmark's test part, for a quick check (all 4)"
+    )
+
+    def command(name: str, func, help: str, description: str | None = None, parents=()) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=description or help, parents=list(parents))
+        p.set_defaults(func=func)
+        return p
+
+    p = command(
         "bench",
-        help="time a training step and an eval forward on random clips",
-        description="Time a full training step (forward, joint loss, backward, AdamW) and an eval "
+        _cmd_bench,
+        "time a training step and an eval forward on random clips",
+        "Time a full training step (forward, joint loss, backward, AdamW) and an eval "
         "forward after warm-up; report the median, clips/s and peak memory.",
     )
     p.add_argument("--batch", type=int, default=4, help="clips per batch (default 4)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda:0 (default cpu)")
-    p.add_argument("--dtype", choices=DTYPES, default="float32", help="precision; bf16/fp16 use autocast")
+    p.add_argument("--dtype", choices=BENCH_DTYPES, default="float32", help="precision; bf16/fp16 use autocast")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per phase (default 5)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
     p.add_argument("--classes", type=int, default=5, help="number of MER classes (default 5)")
@@ -253,60 +272,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=0, help="with --data: loader worker processes (default 0)")
     p.add_argument("--batches", type=int, default=30, help="with --data: timed batches (default 30)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.set_defaults(func=_cmd_bench)
 
-    p = sub.add_parser(
+    p = command(
         "import-official",
-        help="convert a reference MOL .pth checkpoint to a mol safetensors checkpoint",
-        description="Read a state dict saved by the reference implementation (weights_only, no "
+        _cmd_import_official,
+        "convert a reference MOL .pth checkpoint to a mol safetensors checkpoint",
+        "Read a state dict saved by the reference implementation (weights_only, no "
         "arbitrary unpickling), check every key and shape, and write a safetensors checkpoint "
         "that stores the model configuration too.",
     )
     p.add_argument("input", help="reference checkpoint (.pth)")
     p.add_argument("output", help="output checkpoint (.safetensors)")
     p.add_argument("--classes", type=int, default=None, help="expected number of classes (checked)")
-    p.set_defaults(func=_cmd_import_official)
 
-    from mol.data.schemes import SCHEMES
-
-    p = sub.add_parser(
+    p = command(
         "prepare",
-        help="turn a raw dataset folder and its annotation sheet into an aligned, cached store",
-        description="Read a dataset as its owners ship it, detect and align the face in every frame, "
+        _cmd_prepare,
+        "turn a raw dataset folder and its annotation sheet into an aligned, cached store",
+        "Read a dataset as its owners ship it, detect and align the face in every frame, "
         "compute ground-truth flow for every frame pair a clip uses, and write one HDF5 cache plus a "
         "report (JSON and CSV) of every video stored or skipped. Rerunning resumes.",
+        [quiet],
     )
-    p.add_argument("--dataset", required=True, choices=("casme2", "samm", "smic", "folder", "manifest"))
+    p.add_argument("--dataset", required=True, choices=DATASET_LAYOUTS)
     p.add_argument("--root", required=True, help="the dataset folder (for manifest: the CSV or its folder)")
     p.add_argument("--out", required=True, help="the cache file to write, e.g. casme2.h5")
     p.add_argument("--sheet", help="annotation sheet (default: found inside --root)")
     p.add_argument("--scheme", choices=sorted(SCHEMES), help="class scheme (default: the dataset's own)")
-    p.add_argument("--align", choices=("per-frame", "onset"), default="per-frame", help="alignment (default per-frame)")
+    p.add_argument("--align", choices=ALIGN_MODES, default=ALIGN_MODES[0], help="alignment (default per-frame)")
     p.add_argument(
         "--flow",
-        choices=("tvl1", "dis", "farneback", "exact"),
-        default="tvl1",
+        choices=(*FLOW_METHODS, EXACT_FLOW),
+        default=FLOW_METHODS[0],
         help="flow method (default tvl1); exact: the ground truth of a `mol synth` dataset",
     )
     p.add_argument("--workers", type=int, default=1, help="parallel processes over videos (default 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_prepare)
 
-    p = sub.add_parser(
+    p = command(
         "synth",
-        help="generate synthetic micro-expression videos with exact flow and landmarks",
-        description="Write a dataset in the CASME II raw layout (frames, coding sheet) from real face "
+        _cmd_synth,
+        "generate synthetic micro-expression videos with exact flow and landmarks",
+        "Write a dataset in the CASME II raw layout (frames, coding sheet) from real face "
         "photos moved by action-unit motion fields, plus its exact ground truth (ground_truth.h5). "
         "Same seed, same bytes.",
+        [quiet],
     )
     p.add_argument("out_dir", help="output folder")
     p.add_argument(
         "--benchmark",
-        choices=("small", "large"),
+        choices=BENCHMARK_SCALES,
         help="write the fixed benchmark instead (OUT/dev and OUT/test, different people; small: 70 videos, "
-        "large: 420); the other options are then ignored",
+        "large: 390); the other options are then ignored",
     )
-    p.add_argument("--scheme", choices=("casme2-5", "samm-5", "megc-3"), default="casme2-5")
+    p.add_argument("--scheme", default="casme2-5", help="class scheme: casme2-5 (default), samm-5 or megc-3")
     p.add_argument("--subjects", type=int, default=6, help="subjects, each a different person while photos last (6)")
     p.add_argument("--clips-per-class", type=int, default=2, help="clips per class and subject (default 2)")
     p.add_argument("--seed", type=int, default=0)
@@ -322,46 +340,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=200.0, help="frame rate; timings follow it (default 200)")
     p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of the frames; 0 for PNG (default 90)")
     p.add_argument("--max-blur", type=float, default=0.0, help="per-subject blur sigma up to this, px (default 0)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_synth)
 
-    p = sub.add_parser(
+    p = command(
         "train",
-        help="train and test MOL under a leakage-free protocol (LOSO, composite, cross-dataset)",
-        description="Train one model per fold and test it on the fold's held-out subject(s). No model "
+        _cmd_train,
+        "train and test MOL under a leakage-free protocol (LOSO, composite, cross-dataset, held-out people)",
+        "Train one model per fold and test it on the fold's held-out subject(s). No model "
         "selection uses test data; --val-subjects holds out training subjects for that. Rerunning the "
         "same command resumes: finished folds are kept, the running fold restarts from its checkpoint.",
+        [preset, folds, quiet],
     )
     p.add_argument("--cache", action="append", required=True, help="a prepared cache (repeat for several)")
     p.add_argument("--out", required=True, help="run directory")
-    p.add_argument("--config", default=None, help="preset name (e.g. casme2-5cls, synthetic-demo) or YAML file")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    p.add_argument("--config", default=None, help="preset name (e.g. casme2-5cls, reference) or YAML file")
     p.add_argument(
         "--model", help="the method: mol (default), ststnet or flow-hist (baselines on onset-apex flow, same folds)"
     )
-    p.add_argument("--protocol", choices=("loso", "composite", "cross"))
-    p.add_argument("--folds", help="comma-separated fold names or indices to run (for splitting over machines)")
+    p.add_argument("--protocol", choices=PROTOCOLS)
     p.add_argument("--val-subjects", type=int, dest="val_subjects", help="training subjects held out for selection")
     p.add_argument("--report-oracle", action="store_true", help="also report the best-test-step figure (optimistic)")
     p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
-    p.add_argument("--precision", choices=("float32", "bfloat16", "float16"))
+    p.add_argument("--precision", choices=PRECISIONS)
     p.add_argument("--seed", type=int)
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_train)
 
     for name, text in (
         ("evaluate", "recompute and print a run's tables from its saved predictions"),
         ("aggregate", "merge the folds of several run directories into one set of tables"),
     ):
-        p = sub.add_parser(name, help=text, description=text)
+        p = command(name, _cmd_evaluate, text)
         p.add_argument("run_dir", nargs="+" if name == "aggregate" else 1, help="run directory")
         p.add_argument("--out", help="where to write the tables (default: the first run directory)")
-        p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser(
+    p = command(
         "compare",
-        help="one table of several runs on the same videos, with paired bootstrap intervals",
-        description="Video-level accuracy, UAR and UF1 of each run, overall and per dataset, with the majority-"
+        _cmd_compare,
+        "one table of several runs on the same videos, with paired bootstrap intervals",
+        "Video-level accuracy, UAR and UF1 of each run, overall and per dataset, with the majority-"
         "class and stratified-guessing rows and a paired bootstrap interval over subjects for each run's "
         "difference from the first. Writes compare.md, .csv, .json and .png.",
     )
@@ -370,44 +384,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--names", help="comma-separated labels of the runs (default: their directory names)")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=_cmd_compare)
 
-    p = sub.add_parser(
+    p = command(
         "demo",
-        help="the main job on the embedded synthetic data: synth → prepare → train → evaluate → predict",
-        description="Run the whole system on synthetic micro-expressions in minutes on a CPU and print "
-        "where every output lies.",
+        _cmd_demo,
+        "the main job on the embedded synthetic data: synth → prepare → train → evaluate → predict",
+        "Run the whole system on synthetic micro-expressions in minutes on a CPU and print where every output lies.",
+        [preset, people, quiet],
     )
     p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")
-    p.add_argument(
-        "--subjects", type=int, help="only the first N people of the benchmark's test part, for a quick check (all 4)"
-    )
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the synthetic-demo preset")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser(
+    p = command(
         "ablate",
-        help="train MER alone, + flow, + flow + landmarks on the same folds and compare",
-        description="Test whether the auxiliary tasks help: one training run per variant, identical "
-        "but for the flow and landmark loss weights (0/0, 10/0, 10/0.1). Without --cache, builds "
-        "the demo's synthetic set first. Rerunning resumes.",
+        _cmd_ablate,
+        "train MER alone, + flow, + flow + landmarks on the same folds and compare",
+        "Test whether the auxiliary tasks help: training runs identical but for the flow and landmark "
+        "loss weights (0/0, 10/0, 10/0.1), each with seeds 0..N-1. Without --cache, builds the demo's "
+        "synthetic set first. Rerunning resumes.",
+        [preset, folds, people, quiet],
     )
     p.add_argument("--cache", action="append", help="a prepared cache (default: the demo's synthetic set)")
     p.add_argument("--out", default="ablation-out", help="output folder (default ablation-out)")
     p.add_argument("--config", default="synthetic-demo", help="shared preset or YAML (default synthetic-demo)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override the preset (repeatable)")
     p.add_argument("--variants", help="comma-separated subset of mer, mer_flow, mer_flow_landmarks")
-    p.add_argument("--folds", help="comma-separated fold names or indices to run")
     p.add_argument("--seeds", type=int, default=1, help="runs per variant, seeds 0..N-1, paired across variants")
-    p.add_argument("--subjects", type=int, help="without --cache: only the first N people of the demo's data")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd_ablate)
 
-    p = sub.add_parser(
+    p = command(
         "predict",
-        help="run a trained model over a video or a folder of frames; write tables, PNGs and report.html",
-        description="Detect and align the face like `mol prepare`, slide windows over the video, and "
+        _cmd_predict,
+        "run a trained model over a video or a folder of frames; write tables, PNGs and report.html",
+        "Detect and align the face like `mol prepare`, slide windows over the video, and "
         "report class probabilities per window, predicted flow and landmarks, where the face moved.",
     )
     p.add_argument("input", help="video file (mp4, avi, mov) or folder of frames")
@@ -416,13 +422,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window", help="window span in frames (48) or seconds (0.25s); default 48 frames")
     p.add_argument("--stride", help="step between windows in frames or seconds; default span/6")
     p.add_argument("--fps", type=float, help="frame rate of a frame folder (videos carry their own)")
-    p.add_argument(
-        "--align", choices=("per-frame", "onset"), help="alignment (default: as the checkpoint's training data)"
-    )
+    p.add_argument("--align", choices=ALIGN_MODES, help="alignment (default: as the checkpoint's training data)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--classify-only", action="store_true", help="skip flow and landmarks per window (faster)")
     p.add_argument("--save-flow", action="store_true", help="also write every window's predicted flow (flows.npz)")
-    p.set_defaults(func=_cmd_predict)
     return parser
 
 

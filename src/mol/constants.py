@@ -16,6 +16,11 @@ RIGHT_EYE = slice(42, 48)
 # pixel normalisation: "fixed" maps uint8 to [-1, 1] the same way everywhere; "subject" scales
 # by the mean and standard deviation of each subject's frames, as the reference does
 PIXEL_NORMALIZATIONS = ("fixed", "subject")
+ALIGN_MODES = ("per-frame", "onset")  # one similarity transform per frame, or the onset's for all
+FLOW_METHODS = ("tvl1", "dis", "farneback")  # OpenCV estimators for ground-truth flow
+EXACT_FLOW = "exact"  # the synthetic generator's own flow, for `mol synth` data only
+DATASET_LAYOUTS = ("casme2", "samm", "smic", "folder", "manifest")  # what `mol prepare` reads
+BENCHMARK_SCALES = ("small", "large")
 
 
 def inter_ocular(points: Any) -> Any:

@@ -18,13 +18,12 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from mol.constants import ALIGNED_SIZE, LEFT_EYE, RIGHT_EYE
+from mol.constants import ALIGN_MODES, ALIGNED_SIZE, LEFT_EYE, RIGHT_EYE
 from mol.errors import ConfigError, NoFaceError
 
 BORDER_GREY = 128
 BOX_SCALE = 2.5
 AlignMode = Literal["per-frame", "onset"]
-ALIGN_MODES: tuple[str, ...] = ("per-frame", "onset")
 
 NOSE_TIP, MOUTH_LEFT, MOUTH_RIGHT = 30, 48, 54
 

@@ -20,6 +20,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+from mol.constants import BENCHMARK_SCALES
 from mol.data.synthetic import SynthConfig, generate_dataset, synth_config_dict
 from mol.errors import ConfigError
 
@@ -32,7 +33,9 @@ PARTS: dict[str, dict] = {
 }
 # clips per class and person: small (dev 30 videos, test 40) for CPUs and CI; large (dev 150,
 # test 240, about CASME II's 255 videos) for GPU runs
-SCALES: dict[str, dict[str, int]] = {"small": {"dev": 3, "test": 2}, "large": {"dev": 15, "test": 12}}
+SCALES: dict[str, dict[str, int]] = dict(
+    zip(BENCHMARK_SCALES, ({"dev": 3, "test": 2}, {"dev": 15, "test": 12}), strict=True)
+)
 PART_DEFAULTS = SynthConfig(scheme="casme2-5", jpeg_quality=90, blur=(0.0, 1.0))
 
 

@@ -7,9 +7,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from mol.constants import FLOW_METHODS
 from mol.errors import ConfigError
-
-FLOW_METHODS: tuple[str, ...] = ("tvl1", "dis", "farneback")
 
 
 def _tvl1(prev: np.ndarray, nxt: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from mol.constants import DATASET_LAYOUTS
 from mol.data.frames import IMAGE_SUFFIXES, is_video_file, list_frames
 from mol.data.records import ReadResult, Skipped, VideoRecord
 from mol.errors import DatasetError
@@ -207,13 +208,9 @@ def read_manifest(path: Path, sheet: Path | None = None) -> ReadResult:
     return ReadResult(records, skipped)
 
 
-READERS: dict[str, Callable[..., ReadResult]] = {
-    "casme2": read_casme2,
-    "samm": read_samm,
-    "smic": read_smic,
-    "folder": read_class_folders,
-    "manifest": read_manifest,
-}
+READERS: dict[str, Callable[..., ReadResult]] = dict(
+    zip(DATASET_LAYOUTS, (read_casme2, read_samm, read_smic, read_class_folders, read_manifest), strict=True)
+)
 
 
 def read_dataset(kind: str, root: Path, sheet: Path | None = None) -> ReadResult:
