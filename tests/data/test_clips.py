@@ -152,3 +152,22 @@ def test_several_test_crops_show_every_clip_at_random_offsets(tiny_synthetic_cac
     again = ClipDataset(cache, [0], eval_crops=5, seed=4)
     torch.testing.assert_close(again[3]["clip"], items[3]["clip"])  # the same crops every time
     assert len(ClipDataset(cache, [0], train=True, eval_crops=5)) == len(single)  # training ignores it
+
+
+def test_items_mark_the_frames_whose_landmarks_were_borrowed(tiny_synthetic_cache, tmp_path):
+    import shutil
+
+    import h5py
+
+    copy = tmp_path / "borrowed.h5"
+    shutil.copy(tiny_synthetic_cache, copy)
+    first = Cache(copy).videos[0]
+    with h5py.File(copy, "r+") as f:
+        found = f["videos"][first.key]["face_found"]
+        values = found[()]
+        values[first.flow_stride * 3] = False  # frame 3 of clip 0 (frames 0, s, 2s, ...)
+        found[...] = values
+    item = ClipDataset(Cache(copy), [0])[0]
+    assert item["landmark_mask"].tolist() == [True, True, False, True, True, True, True]  # frames 1..7
+    batch = to_model_inputs(torch.utils.data.default_collate([ClipDataset(Cache(copy), [0], raw=True)[0]]), "cpu")
+    assert batch["landmark_mask"].shape == (1, 7)

@@ -86,3 +86,21 @@ def test_missing_head_for_a_weighted_term_is_an_error():
     assert terms.flow == 0 and torch.isfinite(terms.total)
     with pytest.raises(ValueError, match="flow"):
         joint_loss(out, torch.tensor([0, 1]), torch.zeros(2, 2, 8, 8, 7), None)
+
+
+def test_frames_without_a_detected_face_are_left_out_of_the_landmark_loss():
+    pred, gt = random_landmarks(2, 7), random_landmarks(2, 7)
+    mask = torch.ones(2, 7, dtype=torch.bool)
+    torch.testing.assert_close(landmark_loss(pred, gt, mask), landmark_loss(pred, gt))
+    mask[0, 3] = mask[1, 0] = False
+    changed = pred.clone()
+    changed[0, :, 3] += 50.0  # a borrowed frame: its error must not count
+    changed[1, :, 0] -= 50.0
+    torch.testing.assert_close(landmark_loss(changed, gt, mask), landmark_loss(pred, gt, mask))
+    # the 12 valid frames, scaled to the 14 frames' normalisation
+    valid = [(b, t) for b in range(2) for t in range(7) if mask[b, t]]
+    total = sum(
+        (pred[b, :, t] - gt[b, :, t]).abs().sum() / inter_ocular_distance(gt[b : b + 1, :, t : t + 1])[0, 0]
+        for b, t in valid
+    )
+    torch.testing.assert_close(landmark_loss(pred, gt, mask), total * 14 / 12 / (2 * 68))

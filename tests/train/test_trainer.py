@@ -178,3 +178,16 @@ def test_baseline_head_initialisation_starts_flow_at_zero_and_landmarks_at_the_m
     points = out.landmarks.unflatten(1, (68, 2)).permute(0, 3, 1, 2)  # (B, 7, 68, 2)
     assert (points - torch.from_numpy(shape)).abs().max() < 1.0  # within a pixel of the mean shape
     assert (reference.landmarks.unflatten(1, (68, 2)).permute(0, 3, 1, 2) - torch.from_numpy(shape)).abs().max() > 5
+
+
+def test_clip_nme_counts_only_frames_with_a_detected_face():
+    from mol.train.trainer import clip_nme
+
+    true = torch.rand(1, 7, 68, 2) * 60 + 30
+    pred = true.clone()
+    pred[0, 2] += 1000.0  # a borrowed frame, far off
+    found = torch.ones(1, 7, dtype=torch.bool)
+    assert clip_nme(pred, true, found)[0] > 100
+    found[0, 2] = False
+    assert clip_nme(pred, true, found)[0] == 0.0
+    assert torch.isnan(clip_nme(pred, true, torch.zeros(1, 7, dtype=torch.bool)))[0]

@@ -176,6 +176,8 @@ class ClipDataset(Dataset):
         flows = np.stack([stored_flows[i, ys, xs] for i in frame_idx[:-1]])  # (7, 128, 128, 2) float16
         landmarks = group["landmarks"][frame_idx[1] : frame_idx[-1] + 1 : ref.stride]  # frames 1..7: (7, 68, 2)
         landmarks = landmarks - np.array([ox, oy], dtype=np.float32)
+        # frames without a detected face borrowed a neighbour's landmarks: no target for them
+        detected = group["face_found"][frame_idx[1] : frame_idx[-1] + 1 : ref.stride]
         if flip:
             frames = frames[:, :, ::-1]
             flows = flows[:, :, ::-1] * np.array([-1.0, 1.0], dtype=flows.dtype)
@@ -187,6 +189,7 @@ class ClipDataset(Dataset):
             "label": entry.label,
             "flow": torch.from_numpy(np.ascontiguousarray(flows)),
             "landmarks": torch.from_numpy(np.ascontiguousarray(landmarks, dtype=np.float32)),
+            "landmark_mask": torch.from_numpy(np.asarray(detected, dtype=bool)),
             "video": ref.video,
             "start": ref.start,
             **self._pixel_normalization(entry),
@@ -209,7 +212,7 @@ def to_model_inputs(batch: dict, device: torch.device | str | None = None) -> di
     clip (B, 1, 8, 128, 128) float32 in [-1, 1], flow (B, 2, 128, 128, 7) float32, landmarks
     (B, 136, 7) float32. The compact stored types travel to the device; the widening and
     transposes run there."""
-    on_device = (*MODEL_INPUTS, "label")  # clip identifiers (video, start, cache) stay on the host
+    on_device = (*MODEL_INPUTS, "label", "landmark_mask")  # clip identifiers (video, start, cache) stay on the host
     out = {
         k: (v.to(device, non_blocking=True) if k in on_device and device is not None else v) for k, v in batch.items()
     }

@@ -53,10 +53,19 @@ def flow_loss(pred: torch.Tensor, target: torch.Tensor, pairs: torch.Tensor | No
     return F.mse_loss(pred, target) / num_pairs
 
 
-def landmark_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Σ_{b,t} ‖pred - gt‖₁ / IOD(gt), divided by B·68. pred, target (B, 136, T)."""
-    l1 = (pred - target).abs().sum(dim=1)  # (B, T)
-    return (l1 / inter_ocular_distance(target)).sum() / (pred.shape[0] * 68)
+def landmark_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Σ_{b,t} ‖pred - gt‖₁ / IOD(gt), divided by B·68. pred, target (B, 136, T).
+
+    ``mask`` (B, T) bool: frames whose target was detected. Frames without a detected face carry
+    a neighbour's landmarks, no target at all, so they are left out and the sum is scaled as if
+    every frame counted (B·T / valid frames); with every frame valid this is the reference's loss."""
+    per_frame = (pred - target).abs().sum(dim=1) / inter_ocular_distance(target)  # (B, T)
+    if mask is None:
+        return per_frame.sum() / (pred.shape[0] * NUM_LANDMARKS)
+    mask = mask.to(per_frame.device, torch.bool)
+    valid = mask.sum()
+    total = torch.where(mask, per_frame, torch.zeros_like(per_frame)).sum()
+    return total * mask.numel() / valid.clamp(min=1) / (pred.shape[0] * NUM_LANDMARKS)
 
 
 def _at_least_float32(x: torch.Tensor) -> torch.Tensor:
@@ -70,12 +79,14 @@ def joint_loss(
     landmarks: torch.Tensor,
     weights: LossWeights = LossWeights(),
     flow_pairs: torch.Tensor | None = None,
+    landmark_mask: torch.Tensor | None = None,
 ) -> LossTerms:
     """The weighted sum and its three (unweighted) parts, as tensors (no host synchronisation).
 
     Losses are computed in at least float32, also under autocast. A term with a non-zero
     weight needs its head's output (see :meth:`LossWeights.heads`). ``flow_pairs``: the pairs
-    the model computed flow for (see :func:`flow_loss`).
+    the model computed flow for (see :func:`flow_loss`); ``landmark_mask`` (B, 7): frames with a
+    detected face (see :func:`landmark_loss`).
     """
     for name, pred, weight in (
         ("mer", output.mer_logits, weights.mer),
@@ -93,6 +104,6 @@ def joint_loss(
         fl = flow_loss(pred_flow, flow.to(pred_flow.dtype), flow_pairs)
     if weights.landmark:
         pred_ldm = _at_least_float32(output.landmarks)
-        ldm = landmark_loss(pred_ldm, landmarks.to(pred_ldm.dtype))
+        ldm = landmark_loss(pred_ldm, landmarks.to(pred_ldm.dtype), landmark_mask)
     total = weights.mer * mer + weights.flow * fl + weights.landmark * ldm
     return LossTerms(total=total, mer=mer.detach(), flow=fl.detach(), landmark=ldm.detach())

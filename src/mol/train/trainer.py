@@ -154,13 +154,21 @@ def predict_clips(
         if out.landmarks is not None:
             pred = out.landmarks.float().unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1)  # (B, 7, 68, 2)
             true = batch["landmarks"].unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1)
-            iod = inter_ocular(true)  # (B, 7)
-            rows["nme"].append(((pred - true).norm(dim=-1).mean(-1) / iod).mean(1).cpu() * 100)
+            found = batch["landmark_mask"]
+            rows["nme"].append(clip_nme(pred, true, found).cpu())
             if shape is not None:
-                rows["mean_nme"].append(((shape - true).norm(dim=-1).mean(-1) / iod).mean(1).cpu() * 100)
+                rows["mean_nme"].append(clip_nme(shape.expand_as(true), true, found).cpu())
         for key in ("cache", "video", "start", "label"):
             rows[key].append(torch.as_tensor(batch[key]).cpu())
     return {k: torch.cat(v).numpy() for k, v in rows.items() if v}
+
+
+def clip_nme(pred: torch.Tensor, true: torch.Tensor, found: torch.Tensor) -> torch.Tensor:
+    """NME in % per clip, over the frames with a detected face only (NaN where none had one).
+    pred, true (B, 7, 68, 2); found (B, 7) bool."""
+    per_frame = (pred - true).norm(dim=-1).mean(-1) / inter_ocular(true)
+    weight = found.to(per_frame.dtype)
+    return (per_frame * weight).sum(1) / weight.sum(1) * 100
 
 
 def _uf1(pred: dict, num_classes: int) -> float:
@@ -335,7 +343,9 @@ class FoldTrainer:
         pairs = flow_pairs_for_step(config, self.seed, step) if "flow" in self.heads else None
         with _autocast(config, self.device):
             out = forward(batch["clip"], heads=self.heads, flow_pairs=pairs)
-        terms = joint_loss(out, batch["label"], batch.get("flow"), batch.get("landmarks"), self.weights, pairs)
+        terms = joint_loss(
+            out, batch["label"], batch.get("flow"), batch.get("landmarks"), self.weights, pairs, batch["landmark_mask"]
+        )
         self.scaler.scale(terms.total).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
