@@ -45,11 +45,24 @@ def test_similarity_transform_levels_eyes_and_frames_the_face():
 
 
 def test_aligned_landmarks_follow_the_warped_frames():
-    video = align_video(face_frames(3))
+    """The image under each aligned landmark is the image under the detected one: landmarks and
+    pixels went through the same transform (a mismatched transform would sample elsewhere)."""
+    import cv2
+
+    frames = face_frames(3)
+    video = align_video(frames)
     assert video.frames.shape == (3, ALIGNED_SIZE, ALIGNED_SIZE) and video.frames.dtype == np.uint8
-    redetected = detect_landmarks(video.frames[0])
-    if redetected is not None:  # dlib on a 144 px face: compare where it finds one
-        assert np.abs(redetected - video.landmarks[0]).mean() < 3.0
+    detected = detect_landmarks(frames[0])
+
+    def sample(image, points, sigma):  # smoothed at the same physical scale in both images
+        blurred = cv2.GaussianBlur(image, (0, 0), sigma).astype(np.float32)
+        return cv2.remap(blurred, points[:, None, 0], points[:, None, 1], cv2.INTER_LINEAR)[:, 0]
+
+    scale = float(np.linalg.norm(video.matrices[0][0, :2]))  # aligned pixels per input pixel
+    original = sample(frames[0], detected, 2.0)
+    same = np.abs(sample(video.frames[0], video.landmarks[0], 2.0 * scale) - original).mean()
+    shifted = np.abs(sample(video.frames[0], video.landmarks[0] + 4, 2.0 * scale) - original).mean()
+    assert same < 5 and shifted > 3 * same
 
 
 def test_frames_without_a_face_borrow_the_nearest_transform():
@@ -74,3 +87,29 @@ def test_onset_mode_uses_one_transform_so_motion_survives():
 def test_video_without_any_face():
     with pytest.raises(NoFaceError):
         align_video([np.full((120, 120), 100, np.uint8)] * 3)
+
+
+def test_the_largest_face_is_taken_then_the_one_nearest_the_previous():
+    from mol.data.align import choose_face
+
+    boxes = [(0, 0, 10, 10), (50, 50, 90, 90), (200, 0, 230, 30)]
+    assert choose_face(boxes) == 1  # largest
+    assert choose_face(boxes, near=np.array([210.0, 12.0])) == 2  # the person followed so far
+    assert choose_face([]) is None
+
+
+def test_onset_alignment_uses_the_annotated_onset_frame():
+    frames = face_frames(6, dx_per_frame=1.0, dy_per_frame=0.0)
+    per_frame = align_video(frames, mode="per-frame")
+    at_onset = align_video(frames, mode="onset", reference=3)
+    assert at_onset.reference == 3 and per_frame.reference == -1
+    np.testing.assert_allclose(at_onset.landmarks[3], per_frame.landmarks[3], atol=1e-3)  # its own transform
+    assert align_video(frames, mode="onset").reference == 0  # no annotation: the first face
+    frames[3] = np.full_like(frames[3], 90)  # the onset frame without a face: its nearest face's
+    assert align_video(frames, mode="onset", reference=3).reference in (2, 4)
+
+
+def test_unreadable_frames_count_as_frames_without_a_face():
+    video = align_video(face_frames(4), unreadable={2})
+    assert video.missing_faces == [2]
+    np.testing.assert_allclose(video.landmarks[2], video.landmarks[1])

@@ -1,4 +1,3 @@
-import cv2
 import numpy as np
 import pytest
 
@@ -20,8 +19,22 @@ def test_frames_sort_numerically_and_strays_are_ignored(tmp_path):
 def test_unreadable_frame_names_the_file(tmp_path):
     write_frames(tmp_path, face_frames(2))
     (tmp_path / "img3.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(FrameError, match=r"img3\.jpg: unreadable"):
+    with pytest.raises(FrameError, match=r"1 of 3 images unreadable \(img3\.jpg\)"):
         read_frames(tmp_path)
+
+
+def test_a_few_unreadable_frames_borrow_their_nearest_neighbour(tmp_path):
+    from mol.data.frames import read_frames_tolerant
+
+    write_frames(tmp_path, face_frames(20))  # img1..img20
+    (tmp_path / "img6.jpg").write_bytes(b"not a jpeg")
+    frames, bad = read_frames_tolerant(tmp_path)
+    assert len(frames) == 20 and bad == [5]
+    np.testing.assert_array_equal(frames[5], frames[4])  # img5, the nearer neighbour (ties go left)
+    for n in (7, 8):  # 3 of 20 is past the 10 % tolerated
+        (tmp_path / f"img{n}.jpg").write_bytes(b"x")
+    with pytest.raises(FrameError, match=r"3 of 20 images unreadable \(img6\.jpg, img7\.jpg, img8\.jpg\)"):
+        read_frames_tolerant(tmp_path)
 
 
 def test_video_file_is_read_like_a_frame_folder(tmp_path):
@@ -39,4 +52,3 @@ def test_corrupt_video_and_missing_folder(tmp_path):
         read_frames(bad)
     with pytest.raises(FrameError, match="not found"):
         list_frames(tmp_path / "absent")
-    assert cv2.imread(str(bad)) is None

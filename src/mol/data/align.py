@@ -18,7 +18,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from mol.constants import ALIGN_MODES, ALIGNED_SIZE, LEFT_EYE, RIGHT_EYE
+from mol.constants import ALIGN_MODES, ALIGNED_SIZE, LEFT_EYE, NUM_LANDMARKS, RIGHT_EYE
 from mol.errors import ConfigError, NoFaceError
 
 BORDER_GREY = 128
@@ -47,14 +47,29 @@ def _dlib_models():
     return dlib.get_frontal_face_detector(), dlib.shape_predictor(str(shape_predictor_path()))
 
 
-def detect_landmarks(gray: np.ndarray, upsample: int = 1) -> np.ndarray | None:
-    """68 landmarks (68, 2) as float32 (x, y) of the first detected face, or None."""
-    detector, predictor = _dlib_models()
-    faces = detector(gray, upsample)
-    if len(faces) == 0:
+def choose_face(boxes: list[tuple[float, float, float, float]], near: np.ndarray | None = None) -> int | None:
+    """Index of the face to follow among boxes (left, top, right, bottom): the one whose centre
+    is nearest ``near`` (the previous frame's face centre), else the largest; None if none."""
+    if not boxes:
         return None
-    shape = predictor(gray, faces[0])
-    return np.array([(shape.part(i).x, shape.part(i).y) for i in range(68)], dtype=np.float32)
+    b = np.asarray(boxes, dtype=np.float64)
+    if near is not None:
+        centres = (b[:, :2] + b[:, 2:]) / 2
+        return int(np.argmin(np.linalg.norm(centres - np.asarray(near), axis=1)))
+    return int(np.argmax((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])))
+
+
+def detect_landmarks(gray: np.ndarray, upsample: int = 1, near: np.ndarray | None = None) -> np.ndarray | None:
+    """68 landmarks (68, 2) as float32 (x, y) of one detected face, or None: with several faces,
+    the one nearest ``near`` (the previous face's centre, so a video keeps to one person), or
+    the largest."""
+    detector, predictor = _dlib_models()
+    faces = list(detector(gray, upsample))
+    chosen = choose_face([(f.left(), f.top(), f.right(), f.bottom()) for f in faces], near)
+    if chosen is None:
+        return None
+    shape = predictor(gray, faces[chosen])
+    return np.array([(shape.part(i).x, shape.part(i).y) for i in range(NUM_LANDMARKS)], dtype=np.float32)
 
 
 def eye_centres(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -97,6 +112,7 @@ class AlignedVideo:
     landmarks: np.ndarray
     face_found: np.ndarray
     matrices: np.ndarray  # (L, 2, 3): input pixels → aligned pixels, per frame
+    reference: int = -1  # onset alignment: the frame whose transform every frame uses (-1: per frame)
 
     @property
     def missing_faces(self) -> list[int]:
@@ -112,29 +128,50 @@ def nearest_found(found: np.ndarray) -> np.ndarray:
     return np.where(np.abs(idx - lower) <= np.abs(upper - idx), lower, upper)
 
 
+def detect_track(frames: list[np.ndarray], detect=detect_landmarks, skip: set[int] | frozenset = frozenset()):
+    """Landmarks of every frame (None where no face, or for the ``skip`` frames), each frame's
+    face chosen nearest the previous frame's: one person is followed through the video."""
+    detected, near = [], None
+    for i, frame in enumerate(frames):
+        points = None if i in skip else detect(frame, near=near)
+        if points is not None:
+            near = points.mean(axis=0)
+        detected.append(points)
+    return detected
+
+
 def align_video(
     frames: list[np.ndarray],
     mode: AlignMode = "per-frame",
     size: int = ALIGNED_SIZE,
     detect=detect_landmarks,
+    reference: int | None = None,
+    unreadable: set[int] | frozenset = frozenset(),
 ) -> AlignedVideo:
     """Detect landmarks on every frame and warp every frame to size × size.
 
-    ``per-frame`` (the reference) uses each frame's own transform; ``onset`` applies the first
-    face frame's transform to all frames, so alignment jitter cannot drown a 1-pixel movement.
+    ``per-frame`` (the reference) uses each frame's own transform; ``onset`` applies one frame's
+    transform to all frames, so alignment jitter cannot drown a 1-pixel movement: frame
+    ``reference`` (the annotated onset) or, without it, the first frame with a face; if that
+    frame has no face, the nearest one that has. ``unreadable`` frames (stand-ins for images that
+    could not be decoded) are treated as frames without a face. ``detect(frame, near=centre)``
+    returns (68, 2) landmarks or None.
     """
     if mode not in ALIGN_MODES:
         raise ConfigError(f"align mode must be one of {ALIGN_MODES}, got {mode!r}")
-    detected = [detect(f) for f in frames]
+    detected = detect_track(frames, detect, unreadable)
     found = np.array([d is not None for d in detected])
     if not found.any():
         raise NoFaceError("no face found in any frame")
     source = nearest_found(found)
     raw = np.stack([detected[i] for i in source])  # (L, 68, 2) in input pixels
     if mode == "onset":
-        matrices = [similarity_transform(raw[int(np.flatnonzero(found)[0])], size)] * len(frames)
+        start = int(np.flatnonzero(found)[0]) if reference is None else int(np.clip(reference, 0, len(frames) - 1))
+        used = int(source[start])
+        matrices = [similarity_transform(raw[used], size)] * len(frames)
     else:
+        used = -1
         matrices = [similarity_transform(raw[i], size) for i in range(len(frames))]
     aligned = np.stack([warp(f, m, size) for f, m in zip(frames, matrices, strict=True)])
     landmarks = np.stack([apply_transform(m, p) for m, p in zip(matrices, raw, strict=True)])
-    return AlignedVideo(aligned, landmarks, found, np.stack(matrices).astype(np.float64))
+    return AlignedVideo(aligned, landmarks, found, np.stack(matrices).astype(np.float64), used)

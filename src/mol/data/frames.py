@@ -66,12 +66,37 @@ def read_video_gray(path: Path) -> tuple[list[np.ndarray], float]:
 
 
 def read_frames(source: Path) -> list[np.ndarray]:
-    """Grayscale uint8 frames of a frame folder or a video file, in order."""
-    if source.is_dir():
-        paths = list_frames(source)
-        if not paths:
-            raise FrameError(f"{source}: no numbered image frames in this folder")
-        return [read_gray(p) for p in paths]
+    """Grayscale uint8 frames of a frame folder or a video file, in order; every image must read."""
+    return read_frames_tolerant(source, max_unreadable=0.0)[0]
+
+
+# A frame folder may hold this share of images that cannot be decoded before its video is skipped.
+MAX_UNREADABLE_SHARE = 0.1
+
+
+def read_frames_tolerant(
+    source: Path, max_unreadable: float = MAX_UNREADABLE_SHARE
+) -> tuple[list[np.ndarray], list[int]]:
+    """Frames of a frame folder or a video file, and the indices of the folder's images that could
+    not be decoded. Each of those is stood in for by the nearest readable frame (so the frame count
+    and numbering stay the sheet's), to be treated like a frame without a face; past
+    ``max_unreadable`` of the frames, the video is refused with a FrameError naming them."""
     if is_video_file(source):
-        return read_video_gray(source)[0]
-    raise FrameError(f"{source}: neither a frame folder nor a video file")
+        return read_video_gray(source)[0], []
+    if not source.is_dir():
+        raise FrameError(f"{source}: neither a frame folder nor a video file")
+    paths = list_frames(source)
+    if not paths:
+        raise FrameError(f"{source}: no numbered image frames in this folder")
+    images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
+    bad = [i for i, image in enumerate(images) if image is None]
+    if len(bad) > max_unreadable * len(paths) or len(bad) == len(paths):
+        names = ", ".join(paths[i].name for i in bad[:5]) + (" …" if len(bad) > 5 else "")
+        raise FrameError(
+            f"{source}: {len(bad)} of {len(paths)} images unreadable ({names}), more than the "
+            f"{max_unreadable:.0%} tolerated; re-extract or replace them"
+        )
+    good = np.array([i for i in range(len(paths)) if images[i] is not None])
+    for i in bad:
+        images[i] = images[int(good[np.argmin(np.abs(good - i))])].copy()
+    return images, bad

@@ -25,7 +25,7 @@ from mol.constants import ALIGNED_SIZE, CLIP_FRAMES
 from mol.data.align import ALIGN_MODES, NoFaceError, align_video
 from mol.data.cache import Cache, CacheError, create_cache, read_options, read_video_arrays
 from mol.data.flow import FLOW_METHODS, compute_flow, needed_pairs, reference_flow_calls
-from mol.data.frames import FrameError, frame_number, list_frames, read_frames
+from mol.data.frames import FrameError, frame_number, list_frames, read_frames_tolerant
 from mol.data.readers import read_dataset
 from mol.data.records import Skipped, VideoRecord
 from mol.data.schemes import DEFAULT_SCHEME, ClassScheme, get_scheme, scheme_from_labels
@@ -83,6 +83,15 @@ def first_frame_number(source: Path) -> int:
     return 1
 
 
+def annotated_onset_index(record: VideoRecord, num_frames: int) -> int | None:
+    """The sheet's onset as an index into the video's frames (frame numbers count from the first
+    frame file's), or None where the sheet has no onset or it lies outside the frames."""
+    if record.onset is None or record.onset < 0:
+        return None
+    index = record.onset - first_frame_number(record.source)
+    return index if 0 <= index < num_frames else None
+
+
 def _video_attrs(record: VideoRecord, label: int, stride: int) -> dict:
     return {
         "dataset": record.dataset,
@@ -110,13 +119,16 @@ def process_video(
     start = time.perf_counter()
     row = {"key": record.key, "subject": record.subject, "video": record.video_id, "emotion": record.emotion}
     try:
-        frames = read_frames(record.source)
+        frames, unreadable = read_frames_tolerant(record.source)
         if len(frames) < CLIP_FRAMES:
             raise FrameError(f"{record.source}: {len(frames)} frames, fewer than the {CLIP_FRAMES} a clip needs")
-        aligned = align_video(frames, options["align"], options["size"])
+        onset = annotated_onset_index(record, len(frames))
+        aligned = align_video(frames, options["align"], options["size"], reference=onset, unreadable=set(unreadable))
     except (FrameError, NoFaceError) as exc:
         reason = f"no face found in any frame of {record.source}" if isinstance(exc, NoFaceError) else str(exc)
         return {**row, "status": "skipped", "reason": reason, "frames": 0, "flow_pairs": 0, "missing_faces": ""}
+    if options["align"] == "onset":
+        row["aligned_on"] = f"frame {aligned.reference} ({'annotated onset' if onset is not None else 'first face'})"
     pairs = needed_pairs(len(frames), CLIP_FRAMES)
     size = options["size"]
     if options["flow"] == "exact":
@@ -131,7 +143,7 @@ def process_video(
         flows = np.zeros((len(pairs), size, size, 2), dtype=np.float16)
         for n, (i, j) in enumerate(pairs):
             flows[n] = compute_flow(aligned.frames[i], aligned.frames[j], options["flow"])
-    attrs = _video_attrs(record, label, pairs[0][1] - pairs[0][0])
+    attrs = {**_video_attrs(record, label, pairs[0][1] - pairs[0][0]), "align_reference": aligned.reference}
     tmp = shard.with_name(f".{shard.name}.tmp")
     with open(tmp, "wb") as fh:
         np.savez(
@@ -150,6 +162,7 @@ def process_video(
         "frames": len(frames),
         "flow_pairs": len(pairs),
         "missing_faces": " ".join(map(str, aligned.missing_faces)),
+        "unreadable_frames": " ".join(map(str, unreadable)),
         "seconds": round(time.perf_counter() - start, 3),
     }
 
@@ -165,6 +178,7 @@ def _write_report(report: PrepareReport) -> tuple[Path, Path]:
     json_path = report.cache.with_name(report.cache.name + ".report.json")
     csv_path = report.cache.with_name(report.cache.name + ".report.csv")
     columns = ["key", "subject", "video", "emotion", "status", "reason", "frames", "flow_pairs", "missing_faces"]
+    columns += ["unreadable_frames", "aligned_on"]
     json_path.write_text(json.dumps({"summary": report.summary(), "videos": report.rows}, indent=2, default=str))
     with open(csv_path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, columns, extrasaction="ignore")
