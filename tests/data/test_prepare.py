@@ -137,3 +137,18 @@ def test_cli_prepare_and_its_errors(dataset, tmp_path, capsys):
     assert main(["prepare", "--dataset", "samm", "--root", str(dataset), "--out", str(tmp_path / "x.h5")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("mol prepare: error:") and "--sheet" in err
+
+
+def test_onset_alignment_uses_the_sheets_onset_and_records_it(tmp_path):
+    import pandas as pd
+
+    root = casme2_tree(tmp_path / "raw", [(1, "EP01_01", "happiness", 55)], frames=17)  # frames 46..62
+    sheet = root / "CASME2-coding-20140508.xlsx"
+    table = pd.read_excel(sheet)
+    table["OnsetFrame"] = 50  # the fifth frame file
+    table.to_excel(sheet, index=False)
+    report = prepare("casme2", root, tmp_path / "c.h5", flow="dis", align="onset", progress=False)
+    row = next(r for r in report.rows if r["status"] == "stored")
+    assert row["aligned_on"] == "frame 4 (annotated onset)"
+    cache = Cache(tmp_path / "c.h5")
+    assert int(cache.group(cache.videos[0].key).attrs["align_reference"]) == 4
