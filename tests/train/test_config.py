@@ -5,15 +5,23 @@ from mol.train.config import PRESET_DIR, load_config
 
 def test_every_preset_loads_and_validates():
     names = sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
-    assert names == ["casme2-5cls", "megc2019-3cls", "samm-5cls", "smic-3cls", "synthetic-demo"]
+    assert names == ["casme2-5cls", "megc2019-3cls", "reference", "samm-5cls", "smic-3cls", "synthetic-demo"]
     for name in names:
         config = load_config(name)
         assert config.loss_mer == 1.0 and config.weight_decay == 1e-3
-    for name in ("casme2-5cls", "samm-5cls", "smic-3cls", "megc2019-3cls"):  # the reference's objective
+    for name in ("casme2-5cls", "samm-5cls", "smic-3cls", "megc2019-3cls", "reference"):  # the reference's objective
         config = load_config(name)
         assert (config.lr, config.loss_flow, config.loss_landmark, config.crop_jitter) == (1e-4, 10.0, 0.1, 8)
     assert load_config("megc2019-3cls").protocol == "composite"
     assert load_config("casme2-5cls").batch_size == 32 and load_config("casme2-5cls").steps == 1000
+
+
+def test_the_reference_preset_sets_each_of_the_authors_quirks():
+    config = load_config("reference")
+    quirks = (config.eval_mode_after_epochs, config.fcc_init, config.test_crops, config.normalize, config.flip)
+    assert quirks == (1, "randn", 5, "subject", False)
+    assert (config.steps, config.batch_size, config.lr, config.crop_jitter) == (1001, 32, 1e-4, 8)
+    assert load_config(None).eval_mode_after_epochs == 0 and load_config(None).test_crops == 1  # defaults: off
 
 
 def test_overrides_are_typed_and_checked(tmp_path):
