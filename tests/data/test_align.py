@@ -113,3 +113,29 @@ def test_unreadable_frames_count_as_frames_without_a_face():
     video = align_video(face_frames(4), unreadable={2})
     assert video.missing_faces == [2]
     np.testing.assert_allclose(video.landmarks[2], video.landmarks[1])
+
+
+def test_aligning_a_video_holds_one_raw_frame_at_a_time(tmp_path):
+    """Peak memory grows with the aligned output (144² bytes a frame), not the raw 640×480
+    frames (2× the length would hold ~25 MB more raw pixels)."""
+    import tracemalloc
+
+    from mol.data.frames import FrameSource
+
+    from fakes import write_video
+
+    face = face_frames(1)[0]
+    canvas = np.full((480, 640), 100, np.uint8)
+    canvas[140:340, 220:420] = face
+    points = detect_landmarks(canvas)
+    peaks = []
+    for length in (40, 120):
+        video = write_video(tmp_path / f"v{length}.avi", [canvas] * length)
+        source = FrameSource(video)
+        tracemalloc.start()
+        aligned = align_video(source, detect=lambda frame, near=None: points)
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert aligned.frames.shape == (length, ALIGNED_SIZE, ALIGNED_SIZE)
+    raw_growth = 80 * 640 * 480
+    assert peaks[1] - peaks[0] < 80 * ALIGNED_SIZE**2 * 2 < raw_growth / 5

@@ -24,17 +24,18 @@ def test_unreadable_frame_names_the_file(tmp_path):
 
 
 def test_a_few_unreadable_frames_borrow_their_nearest_neighbour(tmp_path):
-    from mol.data.frames import read_frames_tolerant
+    from mol.data.frames import FrameSource
 
     write_frames(tmp_path, face_frames(20))  # img1..img20
     (tmp_path / "img6.jpg").write_bytes(b"not a jpeg")
-    frames, bad = read_frames_tolerant(tmp_path)
-    assert len(frames) == 20 and bad == [5]
+    source = FrameSource(tmp_path)
+    frames = list(source)
+    assert len(frames) == len(source) == 20 and source.unreadable == [5]
     np.testing.assert_array_equal(frames[5], frames[4])  # img5, the nearer neighbour (ties go left)
     for n in (7, 8):  # 3 of 20 is past the 10 % tolerated
         (tmp_path / f"img{n}.jpg").write_bytes(b"x")
     with pytest.raises(FrameError, match=r"3 of 20 images unreadable \(img6\.jpg, img7\.jpg, img8\.jpg\)"):
-        read_frames_tolerant(tmp_path)
+        FrameSource(tmp_path)
 
 
 def test_video_file_is_read_like_a_frame_folder(tmp_path):

@@ -10,6 +10,7 @@ import needs the obsolete ``pkg_resources``).
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -128,7 +129,7 @@ def nearest_found(found: np.ndarray) -> np.ndarray:
     return np.where(np.abs(idx - lower) <= np.abs(upper - idx), lower, upper)
 
 
-def detect_track(frames: list[np.ndarray], detect=detect_landmarks, skip: set[int] | frozenset = frozenset()):
+def detect_track(frames: Iterable[np.ndarray], detect=detect_landmarks, skip: set[int] | frozenset = frozenset()):
     """Landmarks of every frame (None where no face, or for the ``skip`` frames), each frame's
     face chosen nearest the previous frame's: one person is followed through the video."""
     detected, near = [], None
@@ -141,7 +142,7 @@ def detect_track(frames: list[np.ndarray], detect=detect_landmarks, skip: set[in
 
 
 def align_video(
-    frames: list[np.ndarray],
+    frames: Iterable[np.ndarray],
     mode: AlignMode = "per-frame",
     size: int = ALIGNED_SIZE,
     detect=detect_landmarks,
@@ -156,6 +157,10 @@ def align_video(
     frame has no face, the nearest one that has. ``unreadable`` frames (stand-ins for images that
     could not be decoded) are treated as frames without a face. ``detect(frame, near=centre)``
     returns (68, 2) landmarks or None.
+
+    ``frames`` is read twice, one frame at a time (detection, then warping), so a re-iterable
+    source such as :class:`mol.data.frames.FrameSource` never holds more than one raw frame: the
+    memory is that of the aligned output (size² bytes a frame).
     """
     if mode not in ALIGN_MODES:
         raise ConfigError(f"align mode must be one of {ALIGN_MODES}, got {mode!r}")
@@ -166,12 +171,14 @@ def align_video(
     source = nearest_found(found)
     raw = np.stack([detected[i] for i in source])  # (L, 68, 2) in input pixels
     if mode == "onset":
-        start = int(np.flatnonzero(found)[0]) if reference is None else int(np.clip(reference, 0, len(frames) - 1))
+        start = int(np.flatnonzero(found)[0]) if reference is None else int(np.clip(reference, 0, len(found) - 1))
         used = int(source[start])
-        matrices = [similarity_transform(raw[used], size)] * len(frames)
+        matrices = [similarity_transform(raw[used], size)] * len(found)
     else:
         used = -1
-        matrices = [similarity_transform(raw[i], size) for i in range(len(frames))]
-    aligned = np.stack([warp(f, m, size) for f, m in zip(frames, matrices, strict=True)])
+        matrices = [similarity_transform(raw[i], size) for i in range(len(found))]
+    aligned = np.empty((len(matrices), size, size), np.uint8)
+    for i, (frame, matrix) in enumerate(zip(frames, matrices, strict=True)):
+        aligned[i] = warp(frame, matrix, size)
     landmarks = np.stack([apply_transform(m, p) for m, p in zip(matrices, raw, strict=True)])
     return AlignedVideo(aligned, landmarks, found, np.stack(matrices).astype(np.float64), used)

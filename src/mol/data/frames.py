@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -40,63 +41,76 @@ def is_video_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
 
 
-def read_gray(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise FrameError(f"{path}: unreadable image (corrupt or not an image)")
-    return image
-
-
-def read_video_gray(path: Path) -> tuple[list[np.ndarray], float]:
-    """All frames of a video file as grayscale uint8, and its frame rate (0 if unknown)."""
-    capture = cv2.VideoCapture(str(path))
-    if not capture.isOpened():
-        raise FrameError(f"{path}: cannot open as a video (corrupt file or unsupported codec)")
-    fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame)
-    capture.release()
-    if not frames:
-        raise FrameError(f"{path}: no frame could be decoded")
-    return frames, fps
-
-
-def read_frames(source: Path) -> list[np.ndarray]:
-    """Grayscale uint8 frames of a frame folder or a video file, in order; every image must read."""
-    return read_frames_tolerant(source, max_unreadable=0.0)[0]
-
-
 # A frame folder may hold this share of images that cannot be decoded before its video is skipped.
 MAX_UNREADABLE_SHARE = 0.1
 
 
-def read_frames_tolerant(
-    source: Path, max_unreadable: float = MAX_UNREADABLE_SHARE
-) -> tuple[list[np.ndarray], list[int]]:
-    """Frames of a frame folder or a video file, and the indices of the folder's images that could
-    not be decoded. Each of those is stood in for by the nearest readable frame (so the frame count
-    and numbering stay the sheet's), to be treated like a frame without a face; past
-    ``max_unreadable`` of the frames, the video is refused with a FrameError naming them."""
-    if is_video_file(source):
-        return read_video_gray(source)[0], []
-    if not source.is_dir():
-        raise FrameError(f"{source}: neither a frame folder nor a video file")
-    paths = list_frames(source)
-    if not paths:
-        raise FrameError(f"{source}: no numbered image frames in this folder")
-    images = [cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in paths]
-    bad = [i for i, image in enumerate(images) if image is None]
+class FrameSource:
+    """The grayscale frames of a video file or frame folder, decoded one at a time on each pass
+    (``iter(source)``), so that no more than one raw frame is held: a 10-minute 1080p video is
+    ~37 GB decoded at once. ``unreadable``: indices of folder images that could not be decoded,
+    each stood in for by its nearest readable frame; past ``max_unreadable`` of the frames, the
+    video is refused with a FrameError naming them."""
+
+    def __init__(self, source: Path, max_unreadable: float = MAX_UNREADABLE_SHARE) -> None:
+        self.source = Path(source)
+        self.fps = 0.0
+        self.unreadable: list[int] = []
+        if is_video_file(self.source):
+            capture = cv2.VideoCapture(str(self.source))
+            if not capture.isOpened():
+                raise FrameError(f"{self.source}: cannot open as a video (corrupt file or unsupported codec)")
+            self.fps = float(capture.get(cv2.CAP_PROP_FPS) or 0.0)
+            capture.release()
+            self.paths: list[Path] | None = None
+            self.length = sum(1 for _ in self._decode_video())  # containers' frame counts are unreliable
+            if self.length == 0:
+                raise FrameError(f"{self.source}: no frame could be decoded")
+            return
+        if not self.source.is_dir():
+            raise FrameError(f"{self.source}: neither a frame folder nor a video file")
+        self.paths = list_frames(self.source)
+        if not self.paths:
+            raise FrameError(f"{self.source}: no numbered image frames in this folder")
+        self.unreadable = [i for i, p in enumerate(self.paths) if cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) is None]
+        _check_unreadable(self.source, self.paths, self.unreadable, max_unreadable)
+        self.length = len(self.paths)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def _decode_video(self) -> Iterator[np.ndarray]:
+        capture = cv2.VideoCapture(str(self.source))
+        try:
+            while True:
+                ok, frame = capture.read()
+                if not ok:
+                    return
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
+        finally:
+            capture.release()
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        if self.paths is None:
+            yield from self._decode_video()
+            return
+        good = np.array([i for i in range(len(self.paths)) if i not in set(self.unreadable)])
+        for i, path in enumerate(self.paths):
+            if i in self.unreadable:
+                path = self.paths[int(good[np.argmin(np.abs(good - i))])]
+            yield cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+
+
+def _check_unreadable(source: Path, paths: list[Path], bad: list[int], max_unreadable: float) -> None:
     if len(bad) > max_unreadable * len(paths) or len(bad) == len(paths):
         names = ", ".join(paths[i].name for i in bad[:5]) + (" …" if len(bad) > 5 else "")
         raise FrameError(
             f"{source}: {len(bad)} of {len(paths)} images unreadable ({names}), more than the "
             f"{max_unreadable:.0%} tolerated; re-extract or replace them"
         )
-    good = np.array([i for i in range(len(paths)) if images[i] is not None])
-    for i in bad:
-        images[i] = images[int(good[np.argmin(np.abs(good - i))])].copy()
-    return images, bad
+
+
+def read_frames(source: Path, max_unreadable: float = 0.0) -> list[np.ndarray]:
+    """All frames of a frame folder or a video file, in memory, in order (for short clips and
+    tests; long videos go through :class:`FrameSource`). By default every image must read."""
+    return list(FrameSource(source, max_unreadable))

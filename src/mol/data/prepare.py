@@ -25,7 +25,7 @@ from mol.constants import ALIGNED_SIZE, CLIP_FRAMES
 from mol.data.align import ALIGN_MODES, NoFaceError, align_video
 from mol.data.cache import Cache, CacheError, create_cache, read_options, read_video_arrays
 from mol.data.flow import FLOW_METHODS, compute_flow, needed_pairs, reference_flow_calls
-from mol.data.frames import FrameError, frame_number, list_frames, read_frames_tolerant
+from mol.data.frames import FrameError, FrameSource, frame_number, list_frames
 from mol.data.readers import read_dataset
 from mol.data.records import Skipped, VideoRecord
 from mol.data.schemes import DEFAULT_SCHEME, ClassScheme, get_scheme, scheme_from_labels
@@ -119,7 +119,8 @@ def process_video(
     start = time.perf_counter()
     row = {"key": record.key, "subject": record.subject, "video": record.video_id, "emotion": record.emotion}
     try:
-        frames, unreadable = read_frames_tolerant(record.source)
+        frames = FrameSource(record.source)  # decoded one at a time, twice
+        unreadable = frames.unreadable
         if len(frames) < CLIP_FRAMES:
             raise FrameError(f"{record.source}: {len(frames)} frames, fewer than the {CLIP_FRAMES} a clip needs")
         onset = annotated_onset_index(record, len(frames))

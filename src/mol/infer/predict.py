@@ -23,7 +23,7 @@ import torch
 from mol.constants import ALIGNED_SIZE, CLIP_FRAMES, CROP, EVAL_OFFSET
 from mol.data.align import NoFaceError, align_video, detect_landmarks
 from mol.data.clips import PIXEL_MEAN, PIXEL_SCALE, normalize_frames, pixel_statistics
-from mol.data.frames import FrameError, is_video_file, read_frames, read_video_gray
+from mol.data.frames import FrameError, FrameSource, is_video_file
 from mol.errors import ConfigError
 from mol.model.checkpoint import load_checkpoint, read_checkpoint_metadata
 
@@ -156,14 +156,15 @@ def parse_span(text: str | int | None, fps: float, default_frames: int) -> int:
     return int(text)
 
 
-def read_input(path: Path) -> tuple[list[np.ndarray], float]:
+def read_input(path: Path) -> tuple[FrameSource, float]:
+    """The input's frames, decoded one at a time when iterated, and its frame rate (NaN for a
+    folder of frames)."""
     if not path.exists():
         raise FrameError(f"{path}: no such file or folder")
-    if is_video_file(path):
-        return read_video_gray(path)
-    if path.is_dir():
-        return read_frames(path), math.nan
-    raise FrameError(f"{path}: neither a video file (mp4, avi, mov, …) nor a folder of frames")
+    if not (is_video_file(path) or path.is_dir()):
+        raise FrameError(f"{path}: neither a video file (mp4, avi, mov, …) nor a folder of frames")
+    source = FrameSource(path)
+    return source, (source.fps if is_video_file(path) else math.nan)
 
 
 def plan_windows(num_frames: int, span: int, stride: int, face: np.ndarray) -> list[Window]:
@@ -251,7 +252,7 @@ def predict(
         notes.append(message)
     lap("read frames")
     try:
-        aligned = align_video(frames, align, ALIGNED_SIZE, detect=detect_landmarks)
+        aligned = align_video(frames, align, ALIGNED_SIZE, detect=detect_landmarks, unreadable=set(frames.unreadable))
     except NoFaceError:
         raise NoFaceError(f"{input_path}: no face found in any of its {len(frames)} frames") from None
     lap("detect and align")
