@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from mol.constants import CLIP_FRAMES
+from mol.constants import CLIP_FRAMES, NUM_LANDMARKS
 from mol.constants import CROP as FRAME_SIZE
 from mol.errors import ConfigError
 from mol.model.mol import MOL
@@ -130,7 +130,7 @@ def synthetic_batch(batch: int, num_classes: int, device: torch.device, seed: in
     """Random inputs and targets of the right shapes (landmarks keep a sane eye distance)."""
     g = torch.Generator().manual_seed(seed)
     pairs = CLIP_FRAMES - 1
-    landmarks = 20 + 88 * torch.rand(batch, 136, pairs, generator=g)
+    landmarks = 20 + 88 * torch.rand(batch, 2 * NUM_LANDMARKS, pairs, generator=g)
     return {
         "clip": torch.randn(batch, 1, CLIP_FRAMES, FRAME_SIZE, FRAME_SIZE, generator=g).to(device),
         "label": torch.randint(0, num_classes, (batch,), generator=g).to(device),

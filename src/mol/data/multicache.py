@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
-from mol.constants import EVAL_OFFSET
+from mol.constants import EVAL_OFFSET, NUM_LANDMARKS
 from mol.data.cache import Cache, VideoEntry
 from mol.data.clips import ClipDataset
 from mol.errors import ConfigError
@@ -83,7 +83,7 @@ class MultiCacheClips(Dataset):
 def mean_landmark_shape(data: RunData, videos: list[VideoRef]) -> np.ndarray:
     """The mean of the videos' aligned landmarks over all their frames with a detected face,
     (68, 2) in the centre crop's pixels: the trivial landmark predictor a trained head must beat."""
-    total, count = np.zeros((68, 2)), 0
+    total, count = np.zeros((NUM_LANDMARKS, 2)), 0
     for v in videos:
         group = data.caches[v.cache].group(v.entry.key)
         found = group["face_found"][()]

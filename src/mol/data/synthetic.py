@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mol.constants import inter_ocular
+from mol.constants import ALIGNED_SIZE, NUM_LANDMARKS, inter_ocular
 from mol.errors import ConfigError
 
 # ---------------------------------------------------------------------------------------------
@@ -480,7 +480,7 @@ def make_video(
     choices = others_combinations(config.scheme) if emotion == "others" else EMOTION_AUS[emotion]
     aus = list(choices[int(rng.integers(len(choices)))])
     # aligned pixels per frame pixel, so amplitudes are stated at the aligned face scale
-    to_aligned = float(np.linalg.norm(similarity_transform(subject.landmarks, 144)[:, 0]))
+    to_aligned = float(np.linalg.norm(similarity_transform(subject.landmarks, ALIGNED_SIZE)[:, 0]))
     amplitude = float(rng.uniform(*config.amplitude))
     profile = _profile(length, onset, apex, offset)
 
@@ -525,7 +525,7 @@ def make_video(
     illumination = 1.0 + gx * (grid[..., 0] / size - 0.5) + gy * (grid[..., 1] / size - 0.5)
     mean = float(subject.image.mean())
     frames = np.empty((length, size, size), np.uint8)
-    landmarks = np.empty((length, 68, 2), np.float32)
+    landmarks = np.empty((length, NUM_LANDMARKS, 2), np.float32)
     for i in range(length):
         u = video.field(i)
         moved = render(subject.image, u)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mol.constants import ALIGNED_SIZE, CLIP_FRAMES, CROP, EVAL_OFFSET
+from mol.constants import ALIGNED_SIZE, CLIP_FRAMES, CROP, EVAL_OFFSET, FRAME_PAIRS, NUM_LANDMARKS
 from mol.data.align import NoFaceError, align_video, detect_landmarks
 from mol.data.clips import PIXEL_MEAN, PIXEL_SCALE, normalize_frames, pixel_statistics
 from mol.data.frames import FrameError, FrameSource, is_video_file
@@ -283,7 +283,7 @@ def predict(
             if out.flow is not None:
                 w.flow = out.flow[j].permute(3, 0, 1, 2).cpu().numpy().astype(np.float16)
             if out.landmarks is not None:
-                w.predicted_landmarks = out.landmarks[j].T.reshape(7, 68, 2).float().cpu().numpy()
+                w.predicted_landmarks = out.landmarks[j].T.reshape(FRAME_PAIRS, NUM_LANDMARKS, 2).float().cpu().numpy()
 
     # only the heads the checkpoint trained run: an untrained head's output is not a result
     detail = ("mer", *(head for head in ("flow", "landmarks") if head not in hidden))
