@@ -74,7 +74,7 @@ def test_our_own_layout_is_not_mistaken_for_official():
 def test_pth_file_with_wrapper_and_module_prefix(tmp_path, official5):
     path = tmp_path / "ref.pth"
     torch.save({"state_dict": {f"module.{k}": v for k, v in official5.items()}, "epoch": 3}, path)
-    model = MOL.from_official(path, num_classes=5)
+    model = from_official(path, num_classes=5)
     torch.testing.assert_close(model.conv_stack.convs[0].weight, official5["conv_stack.conv_stack.0.weight"])
 
 

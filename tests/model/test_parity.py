@@ -4,7 +4,7 @@ reference network's float64 eval outputs."""
 import pytest
 import torch
 
-from mol.model import MOL
+from mol.model import from_official
 
 from parity import expected_outputs, fixture_clip, official_state_dict
 
@@ -23,7 +23,7 @@ def expected():
 
 @pytest.mark.parametrize("num_classes", [3, 5])
 def test_official_fixture_outputs_match_reference(num_classes, expected):
-    model = MOL.from_official(official_state_dict(num_classes), num_classes=num_classes).double().eval()
+    model = from_official(official_state_dict(num_classes), num_classes=num_classes).double().eval()
     clip = torch.from_numpy(fixture_clip().astype("float64"))
     with torch.no_grad():
         out = model(clip)
