@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mol.data.align import detect_landmarks
 from mol.constants import inter_ocular
+from mol.data.align import detect_landmarks
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "mol" / "data" / "faces"
 SOURCES = {  # vendored name: (sdist prefix, member inside it)
