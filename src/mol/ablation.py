@@ -250,7 +250,7 @@ def plot_ablation(rows: list[dict], path: Path, chance_uar: float) -> None:
     ax.axhline(chance_uar, color="grey", ls="--", lw=1, label="chance UAR")
     ax.set_xticks(x, [r["label"] for r in rows])
     ax.set_ylim(0, 1)
-    ax.set_ylabel("held-out subjects (LOSO)")
+    ax.set_ylabel("held-out subjects")
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title("Do the auxiliary tasks help? same folds and schedule; mean ± sd over seeds")
     fig.tight_layout()
