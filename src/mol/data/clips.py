@@ -9,6 +9,7 @@ the optional horizontal flip mirrors frames, flow (negating its x component) and
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -35,25 +36,37 @@ def normalize_frames(
     return (t.float() - mean) / scale
 
 
+def _moments(frames: np.ndarray) -> np.ndarray:
+    values = np.asarray(frames, dtype=np.float64)
+    return np.array([values.size, values.sum(), (values**2).sum()])
+
+
+def _mean_std(moments: np.ndarray) -> tuple[float, float]:
+    n, total, squares = moments
+    mean = total / n
+    return float(mean), float(max(np.sqrt(max(squares / n - mean**2, 0.0)), 1.0))  # a flat image: 1
+
+
 def pixel_statistics(frames: np.ndarray) -> tuple[float, float]:
     """(mean, standard deviation) of uint8 frames: a subject's or a video's normalisation."""
-    values = np.asarray(frames, dtype=np.float64)
-    return float(values.mean()), float(max(values.std(), 1.0))  # a flat image would divide by 0
+    return _mean_std(_moments(frames))
+
+
+# per cache object: the train, validation and test datasets of a run share one computation
+_SUBJECT_STATISTICS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def subject_pixel_statistics(cache: Cache) -> dict[tuple[str, str], tuple[float, float]]:
     """(mean, standard deviation) of all cached frames of each (dataset, subject): the reference
-    normalises each stored array, one per subject, by its own statistics. Uses no labels."""
-    sums: dict[tuple[str, str], np.ndarray] = {}
-    for entry in cache.videos:
-        frames = cache.group(entry.key)["frames"][:].astype(np.float64)
-        acc = sums.setdefault((entry.dataset, entry.subject), np.zeros(3))
-        acc += (frames.size, frames.sum(), (frames**2).sum())
-    stats = {}
-    for key, (n, total, squares) in sums.items():
-        mean = total / n
-        stats[key] = (float(mean), float(max(np.sqrt(max(squares / n - mean**2, 0.0)), 1.0)))
-    return stats
+    normalises each stored array, one per subject, by its own statistics. Uses no labels.
+    Computed once per Cache object (it reads every frame)."""
+    if cache not in _SUBJECT_STATISTICS:
+        sums: dict[tuple[str, str], np.ndarray] = {}
+        for entry in cache.videos:
+            key = (entry.dataset, entry.subject)
+            sums[key] = sums.get(key, 0) + _moments(cache.group(entry.key)["frames"][:])
+        _SUBJECT_STATISTICS[cache] = {key: _mean_std(m) for key, m in sums.items()}
+    return _SUBJECT_STATISTICS[cache]
 
 
 def _mirror_permutation() -> np.ndarray:

@@ -94,9 +94,10 @@ class FrameSource:
         if self.paths is None:
             yield from self._decode_video()
             return
-        good = np.array([i for i in range(len(self.paths)) if i not in set(self.unreadable)])
+        bad = set(self.unreadable)
+        good = np.array([i for i in range(len(self.paths)) if i not in bad])
         for i, path in enumerate(self.paths):
-            if i in self.unreadable:
+            if i in bad:
                 path = self.paths[int(good[np.argmin(np.abs(good - i))])]
             yield cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
 

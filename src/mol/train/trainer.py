@@ -261,14 +261,16 @@ class FoldTrainer:
         torch.manual_seed(seed)
         self.fold, self.data, self.config, self.fold_dir, self.seed = fold, data, config, fold_dir, seed
         self.num_classes = config.num_classes or len(data.classes)
-        shape = mean_landmark_shape(data, fold.train) if config.head_init == "baseline" else None
-        self.model = build_model(config, self.num_classes, seed, shape).to(self.device)
+        self.weights = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark)
+        self.heads = self.weights.heads() if config.loss_mer else ("mer", *self.weights.heads())
+        # the training set's mean landmarks: the landmark head's start and its test baseline
+        needs_shape = config.head_init == "baseline" or "landmarks" in self.heads
+        self.mean_shape = mean_landmark_shape(data, fold.train) if needs_shape else None
+        self.model = build_model(config, self.num_classes, seed, self.mean_shape).to(self.device)
         if config.channels_last:
             to_channels_last(self.model)
         self.optimizer = make_optimizer(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "float16")
-        self.weights = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark)
-        self.heads = self.weights.heads() if config.loss_mer else ("mer", *self.weights.heads())
         pixels = {"normalize": config.normalize}
         self.train_ds = MultiCacheClips(
             data, fold.train, train=True, seed=seed, flip=config.flip, crop_jitter=config.crop_jitter, **pixels
@@ -470,7 +472,7 @@ class FoldTrainer:
                 "training": json.dumps(training_record(self.config, self.data, self.fold, final_step)),
             },
         )
-        shape = mean_landmark_shape(self.data, self.fold.train) if "landmarks" in self.heads else None
+        shape = self.mean_shape if "landmarks" in self.heads else None
         pred = predict_clips(model, self.test_ds, self.config, self.device, self.heads, shape)
         write_predictions(fold_dir / "predictions.csv", pred, self.data)
         summary = {
