@@ -79,6 +79,16 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     from mol.data.synthetic import SynthConfig, generate_dataset
 
     start = time.perf_counter()
+    if args.long:
+        from mol.data.longvideo import write_long_benchmark
+
+        for part, info in write_long_benchmark(args.out_dir, progress=not args.quiet).items():
+            print(f"{part}: {info['videos']} videos, {info['frames']} frames → {Path(args.out_dir) / part}")
+        print(
+            f"long-video benchmark in {time.perf_counter() - start:.1f} s; tune on dev, report on test once\n"
+            f"next: mol spot {Path(args.out_dir) / 'dev' / 'casme2-long'} --dataset casme2-long --tune --out spot-dev"
+        )
+        return 0
     if args.benchmark:
         from mol.data.benchmark import write_benchmark
 
@@ -111,6 +121,49 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         f"to {args.out_dir} in {time.perf_counter() - start:.1f} s\n"
         f"next: mol prepare --dataset {dataset} --scheme {args.scheme} --root {args.out_dir} --out DATA.h5 --flow exact"
     )
+    return 0
+
+
+def _cmd_spot(args: argparse.Namespace) -> int:
+    from mol.infer.spot_eval import format_summary
+    from mol.infer.spot_run import load_settings, measure_video, run_spot_dataset, write_intervals
+
+    settings = load_settings(Path(args.settings) if args.settings else None)
+    if args.baseline:
+        from dataclasses import replace
+
+        settings = replace(settings, signal="difference")
+    out = Path(args.out)
+    if args.dataset:
+        summary = run_spot_dataset(
+            args.dataset,
+            Path(args.input),
+            out,
+            settings,
+            tune_settings=args.tune,
+            sheet=Path(args.sheet) if args.sheet else None,
+            progress=not args.quiet,
+        )
+        print(format_summary(summary["evaluation"]))
+        print(
+            f"{summary['videos']} videos, {summary['frames']} frames, front-end {summary['frames_per_second']} "
+            f"frames/s; skipped {len(summary['skipped'])} sheet rows; wrote {out}/spotting_metrics.json, .csv, "
+            f"intervals.csv, timeline.png" + (f", {out}/spot_settings.json" if args.tune else "")
+        )
+        return 0
+    if args.tune:
+        from mol.errors import ConfigError
+
+        raise ConfigError("--tune needs annotated videos: give a dataset root with --dataset casme2-long|samm-long")
+    from mol.infer.spot import spot
+
+    source = Path(args.input)
+    signals = measure_video(source, args.fps or 0.0, out / "signals" / f"{source.stem}.npz", not args.quiet)
+    intervals = spot(signals, settings)
+    write_intervals({source.stem: intervals}, {source.stem: signals.fps}, out)
+    for i in intervals:
+        print(f"{i.kind:5s} frames {i.onset}-{i.offset} ({i.onset / signals.fps:.2f}-{i.offset / signals.fps:.2f} s)")
+    print(f"{len(intervals) or 'no'} expression{'s' if len(intervals) != 1 else ''} found; wrote {out}/intervals.csv")
     return 0
 
 
@@ -191,6 +244,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
     from mol.infer.predict import predict
     from mol.infer.report import write_outputs
+    from mol.infer.spot_run import load_settings
 
     start = time.perf_counter()
     result = predict(
@@ -202,14 +256,20 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         fps=args.fps,
         align=args.align,
         classify_only=args.classify_only,
+        mode=args.mode,
+        spot_settings=load_settings(Path(args.spot_settings)) if args.spot_settings else None,
     )
     files = write_outputs(result, Path(args.out), save_flow=args.save_flow)
     done = [w for w in result.windows if w.complete]
+    what = "micro-expressions spotted and classified" if result.mode == "spot" else "windows"
     print(
-        f"{result.input}: {result.num_frames} frames, {len(result.windows)} windows "
+        f"{result.input}: {result.num_frames} frames, {len(result.windows)} {what} "
         f"({len(result.windows) - len(done)} without a face in a sampled frame), "
         f"{len(result.frames_without_face)} frames without a face; {time.perf_counter() - start:.1f} s"
     )
+    if result.mode == "spot":
+        for i in result.spotted:
+            print(f"  spotted {i.kind:5s} frames {i.onset:>5}-{i.offset:<5}")
     for note in result.notes:
         print(f"note: {note}")
     for w in done[:10]:
@@ -319,6 +379,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("out_dir", help="output folder")
     p.add_argument(
+        "--long",
+        action="store_true",
+        help="write the long-video spotting benchmark instead (OUT/{dev,test}/{casme2-long,samm-long})",
+    )
+    p.add_argument(
         "--benchmark",
         choices=BENCHMARK_SCALES,
         help="write the fixed benchmark instead (OUT/dev and OUT/test, different people; small: 70 videos, "
@@ -340,6 +405,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=float, default=200.0, help="frame rate; timings follow it (default 200)")
     p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of the frames; 0 for PNG (default 90)")
     p.add_argument("--max-blur", type=float, default=0.0, help="per-subject blur sigma up to this, px (default 0)")
+
+    p = command(
+        "spot",
+        _cmd_spot,
+        "find micro- and macro-expressions in long videos (training-free), and score them",
+        "Track the face, measure each facial region's motion relative to the head, and turn motion "
+        "that comes and goes into intervals with onset, apex, offset, type and score. With --dataset, "
+        "INPUT is a CAS(ME)^2 or SAMM-LV root: every video is spotted and scored with the MEGC metric "
+        "(IoU >= 0.5); --tune chooses the settings there (use dev data only) and writes spot_settings.json.",
+        [quiet],
+    )
+    p.add_argument("input", help="a video file or frame folder, or with --dataset a dataset root")
+    p.add_argument("--dataset", choices=("casme2-long", "samm-long"), help="INPUT is a long-video dataset root")
+    p.add_argument("--sheet", help="the dataset's expression sheet (default: found inside INPUT)")
+    p.add_argument("--out", default="spot-out", help="output folder (default spot-out)")
+    p.add_argument("--settings", help="spot_settings.json from a --tune run (default: the built-in settings)")
+    p.add_argument("--tune", action="store_true", help="choose settings on this dataset's annotations (dev only)")
+    p.add_argument("--baseline", action="store_true", help="the trivial baseline: thresholded frame differences")
+    p.add_argument("--fps", type=float, help="frame rate of a frame folder (default 30; videos carry their own)")
 
     p = command(
         "train",
@@ -413,13 +497,21 @@ def build_parser() -> argparse.ArgumentParser:
         "predict",
         _cmd_predict,
         "run a trained model over a video or a folder of frames; write tables, PNGs and report.html",
-        "Detect and align the face like `mol prepare`, slide windows over the video, and "
-        "report class probabilities per window, predicted flow and landmarks, where the face moved.",
+        "Spot the micro-expressions in the video (as `mol spot`), align each like `mol prepare` and "
+        "classify it, or with --mode windows classify sliding windows; report class probabilities, "
+        "predicted flow and landmarks, where the face moved.",
     )
     p.add_argument("input", help="video file (mp4, avi, mov) or folder of frames")
     p.add_argument("--checkpoint", required=True, help="a mol .safetensors checkpoint")
     p.add_argument("--out", default="prediction", help="output folder (default prediction)")
-    p.add_argument("--window", help="window span in frames (48) or seconds (0.25s); default 48 frames")
+    p.add_argument(
+        "--mode",
+        choices=("spot", "windows"),
+        default="spot",
+        help="spot (default): find micro-expressions first and classify each; windows: classify sliding windows",
+    )
+    p.add_argument("--spot-settings", help="spot_settings.json of `mol spot --tune` (default: built-in settings)")
+    p.add_argument("--window", help="windows mode: span in frames (48) or seconds (0.25s); default 48 frames")
     p.add_argument("--stride", help="step between windows in frames or seconds; default span/6")
     p.add_argument("--fps", type=float, help="frame rate of a frame folder (videos carry their own)")
     p.add_argument("--align", choices=ALIGN_MODES, help="alignment (default: as the checkpoint's training data)")

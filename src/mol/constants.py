@@ -21,6 +21,12 @@ FLOW_METHODS = ("tvl1", "dis", "farneback")  # OpenCV estimators for ground-trut
 EXACT_FLOW = "exact"  # the synthetic generator's own flow, for `mol synth` data only
 DATASET_LAYOUTS = ("casme2", "samm", "smic", "folder", "manifest")  # what `mol prepare` reads
 BENCHMARK_SCALES = ("small", "large")
+# spotting: an expression is a micro-expression when it lasts at most this long (onset to
+# offset), a macro-expression otherwise; a spotted interval counts when its IoU with an
+# annotated one of the same kind reaches SPOT_IOU
+EXPRESSION_KINDS = ("micro", "macro")
+MICRO_MAX_SECONDS = 0.5
+SPOT_IOU = 0.5
 
 
 def inter_ocular(points: Any) -> Any:

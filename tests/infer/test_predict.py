@@ -30,6 +30,8 @@ def test_video_through_the_whole_command(tmp_path, checkpoint, capsys):
             [
                 "predict",
                 str(video),
+                "--mode",
+                "windows",
                 "--checkpoint",
                 str(checkpoint),
                 "--out",
@@ -69,7 +71,7 @@ def test_face_leaving_midway_marks_windows_and_reports_times(tmp_path, checkpoin
     for i in range(20, 32):
         frames[i] = np.full_like(frames[i], 100)  # the face is gone
     folder = write_frames(tmp_path / "frames", frames, pattern="f{:04d}.png")
-    result = predict(folder, checkpoint, window="16", stride="4", fps=50.0, classify_only=True)
+    result = predict(folder, checkpoint, window="16", stride="4", fps=50.0, classify_only=True, mode="windows")
     assert result.frames_without_face == list(range(20, 32))
     complete = [w.complete for w in result.windows]
     assert complete == [True, True, False, False, False]
@@ -82,16 +84,16 @@ def test_face_leaving_midway_marks_windows_and_reports_times(tmp_path, checkpoin
 def test_inputs_that_cannot_be_used(tmp_path, checkpoint, capsys):
     blank = write_video(tmp_path / "blank.avi", [np.full((120, 120), 90, np.uint8)] * 12)
     with pytest.raises(NoFaceError, match=r"blank\.avi: no face found"):
-        predict(blank, checkpoint, window="8")
+        predict(blank, checkpoint, window="8", mode="windows")
     corrupt = tmp_path / "corrupt.mp4"
     corrupt.write_bytes(b"\x00" * 300)
     assert main(["predict", str(corrupt), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "o")]) == 2
     assert "corrupt.mp4" in capsys.readouterr().err
     with pytest.raises(FrameError, match="no such file"):
-        predict(tmp_path / "absent.mp4", checkpoint)
+        predict(tmp_path / "absent.mp4", checkpoint, mode="windows")
     short = write_video(tmp_path / "short.avi", face_frames(10))
     with pytest.raises(ValueError, match="fewer than one window"):
-        predict(short, checkpoint, window="16")
+        predict(short, checkpoint, window="16", mode="windows")
 
 
 def test_checkpoint_of_another_layout(tmp_path, capsys):
@@ -131,7 +133,23 @@ def test_untrained_heads_are_not_shown_and_synthetic_training_is_said(tmp_path):
     video = write_video(tmp_path / "face.avi", face_frames(24), fps=100)
     out = tmp_path / "out"
     with pytest.warns(UserWarning, match="trained on 200 fps"):
-        assert main(["predict", str(video), "--checkpoint", str(path), "--out", str(out), "--window", "16"]) == 0
+        assert (
+            main(
+                [
+                    "predict",
+                    str(video),
+                    "--checkpoint",
+                    str(path),
+                    "--out",
+                    str(out),
+                    "--window",
+                    "16",
+                    "--mode",
+                    "windows",
+                ]
+            )
+            == 0
+        )
     data = json.loads((out / "predictions.json").read_text())
     assert data["hidden_heads"] == ["flow", "landmarks"]
     assert all(w["predicted_landmarks"] is None and w["region_motion_px"] is None for w in data["windows"])
@@ -155,3 +173,62 @@ def test_region_motion_measures_the_flow_around_each_regions_landmarks():
     motion = region_motion(flow, points, radius=4.0)
     assert motion["mouth corners"] == pytest.approx(5.0)
     assert all(v == 0 for k, v in motion.items() if k != "mouth corners")
+
+
+@pytest.fixture(scope="module")
+def long_videos(tmp_path_factory):
+    """Two 30-fps recordings in the CAS(ME)^2 layout: one with blinks and head sway only, one
+    with two planted micro-expressions as well."""
+    from mol.data.longvideo import LongConfig, generate_long_dataset
+
+    root = tmp_path_factory.mktemp("long")
+    quiet = LongConfig(fps=30, seconds=8, micro_per_minute=0, macro_per_minute=0, talking_per_minute=0)
+    generate_long_dataset(root / "quiet", "casme2-long", ("collins",), config=quiet, progress=False, seed=5)
+    planted = LongConfig(fps=30, seconds=10, micro_per_minute=12, macro_per_minute=0, talking_per_minute=0)
+    generate_long_dataset(root / "planted", "casme2-long", ("biden",), config=planted, progress=False, seed=6)
+    return root
+
+
+def _only_recording(root):
+    from mol.data.long_readers import read_long_dataset
+
+    (record,) = read_long_dataset("casme2-long", root).records
+    return record
+
+
+def test_a_video_without_expressions_gets_no_class(long_videos, checkpoint, tmp_path, capsys):
+    record = _only_recording(long_videos / "quiet")
+    assert record.intervals == ()
+    out = tmp_path / "out"
+    assert main(["predict", str(record.source), "--checkpoint", str(checkpoint), "--fps", "30", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "0 micro-expressions spotted and classified" in printed
+    data = json.loads((out / "predictions.json").read_text())
+    assert data["mode"] == "spot" and data["windows"] == []
+    assert data["notes"][0].startswith("No micro-expression was found")
+    assert (out / "timeline.png").stat().st_size > 3000 and "No micro-expression" in (out / "report.html").read_text()
+
+
+def test_planted_micro_expressions_are_found_and_classified(long_videos, checkpoint):
+    from mol.data.records import Interval
+    from mol.infer.predict import clip_frames_of
+
+    record = _only_recording(long_videos / "planted")
+    planted = [i for i in record.intervals if i.kind == "micro"]
+    assert len(planted) == 2
+    result = predict(record.source, checkpoint, fps=30.0, classify_only=True)
+    for truth in planted:
+        hits = [w for w in result.windows if truth.iou(Interval(w.start, w.start, w.end, "micro")) >= 0.5]
+        assert len(hits) == 1, (truth, [(w.start, w.end) for w in result.windows])
+        (w,) = hits
+        assert w.complete and w.frames == clip_frames_of(Interval(w.start, w.start, w.end, "micro"), result.num_frames)
+        assert w.top_class in result.classes and sum(w.probabilities) == pytest.approx(1, abs=1e-4)
+
+
+def test_clip_frames_follow_training_sampling():
+    from mol.data.records import Interval
+    from mol.infer.predict import clip_frames_of
+
+    assert clip_frames_of(Interval(10, 20, 33, "micro"), 100) == list(range(10, 34, 3))  # 24 frames: stride 3
+    assert clip_frames_of(Interval(50, 51, 53, "micro"), 100) == list(range(47, 55))  # widened around its centre
+    assert clip_frames_of(Interval(0, 1, 2, "micro"), 100) == list(range(8))  # not before the first frame

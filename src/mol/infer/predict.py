@@ -1,10 +1,16 @@
-"""`mol predict`: a trained model on a real video, window by window.
+"""`mol predict`: a trained model on a real video.
 
-The face is detected and aligned with the same code as `mol prepare`; windows of a
-configurable span slide over the video and each is sampled like a training clip (8 frames at
-stride ⌊span/8⌋), so the model sees motion at the time scale it was trained on. Frames
-without a face are reported with their times; a window that needs such a frame is marked
-incomplete and not predicted.
+By default (``mode="spot"``) the spotter (:mod:`mol.infer.spot`) first finds the micro- and
+macro-expressions in the video; each micro-expression is then sampled from its own interval as a
+training clip is (8 frames at stride ⌊length/8⌋, the interval widened to 8 frames if shorter),
+aligned with the same code as `mol prepare`, and classified. A video without micro-expressions
+gets no class at all, and the result says so. Only the clips' frames are kept in memory, so a
+long video costs no more memory than a short one.
+
+``mode="windows"`` slides windows of a configurable span over the whole video instead and
+classifies every one of them (the model has no "no expression" class: every window gets one of
+the trained classes). Frames without a face are reported with their times; a window that needs
+such a frame is marked incomplete and not predicted.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from mol.constants import ALIGNED_SIZE, CLIP_FRAMES, CROP, EVAL_OFFSET, FRAME_PA
 from mol.data.align import NoFaceError, align_video, detect_landmarks
 from mol.data.clips import PIXEL_MEAN, PIXEL_SCALE, normalize_frames, pixel_statistics
 from mol.data.frames import FrameError, FrameSource, is_video_file
+from mol.data.records import Interval
 from mol.errors import ConfigError
 from mol.model.checkpoint import load_checkpoint, read_checkpoint_metadata
 
@@ -84,6 +91,8 @@ class Prediction:
     training: dict | None = None  # the checkpoint's training record (heads, data, preprocessing)
     hidden_heads: list[str] = field(default_factory=list)  # heads never trained: their outputs are not shown
     notes: list[str] = field(default_factory=list)  # what a reader must know before reading the results
+    mode: str = "windows"  # "spot": windows are the spotted micro-expressions; "windows": sliding windows
+    spotted: list[Interval] = field(default_factory=list)  # every spotted interval (spot mode)
 
     @property
     def flow(self) -> np.ndarray | None:
@@ -116,6 +125,11 @@ class Prediction:
             "training": self.training,
             "hidden_heads": self.hidden_heads,
             "notes": self.notes,
+            "mode": self.mode,
+            "spotted": [
+                {**i.to_dict(), "onset_s": self.time_of(i.onset), "offset_s": self.time_of(i.offset)}
+                for i in self.spotted
+            ],
             "windows": [
                 {
                     "predicted_landmarks": None
@@ -180,6 +194,42 @@ def plan_windows(num_frames: int, span: int, stride: int, face: np.ndarray) -> l
     return windows
 
 
+class SparseFrames:
+    """Per-frame arrays for a few frames of a long video, indexed like the full (L, ...) array
+    by frame number (an int, a list of them, or a tuple starting with either)."""
+
+    def __init__(self, items: dict[int, np.ndarray]) -> None:
+        self.items = items
+
+    def __getitem__(self, key):
+        first, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+        if isinstance(first, (list, np.ndarray)):
+            out = np.stack([self.items[int(f)] for f in first])
+            return out[(slice(None), *rest)] if rest else out
+        out = self.items[int(first)]
+        return out[rest] if rest else out
+
+
+def clip_frames_of(interval: Interval, num_frames: int) -> list[int]:
+    """8 frames sampled from an interval as a training clip is from its video (stride
+    ⌊length/8⌋ from the onset); an interval shorter than 8 frames is widened around its centre."""
+    onset, offset = interval.onset, interval.offset
+    if offset - onset + 1 < CLIP_FRAMES:
+        onset = max(0, min(num_frames - CLIP_FRAMES, (onset + offset) // 2 - CLIP_FRAMES // 2))
+        offset = onset + CLIP_FRAMES - 1
+    step = (offset - onset + 1) // CLIP_FRAMES
+    return [onset + k * step for k in range(CLIP_FRAMES)]
+
+
+def read_selected(source: FrameSource, wanted: set[int]) -> dict[int, np.ndarray]:
+    """Only the ``wanted`` frames of a source, decoded in one pass (frame folders: only those files)."""
+    import cv2
+
+    if source.paths is not None:
+        return {i: cv2.imread(str(source.paths[i]), cv2.IMREAD_GRAYSCALE) for i in sorted(wanted)}
+    return {i: frame for i, frame in enumerate(source) if i in wanted}
+
+
 def training_notes(record: dict | None) -> tuple[list[str], list[str]]:
     """(heads to hide, notes for the reader) from a checkpoint's training record."""
     if record is None:
@@ -215,12 +265,18 @@ def predict(
     batch_size: int = 8,
     align: str | None = None,
     classify_only: bool = False,
+    mode: str = "spot",
+    spot_settings=None,
 ) -> Prediction:
     """Run a trained MOL checkpoint over a video file or a folder of frames.
 
-    Every complete window gets class probabilities, and predicted flow and landmarks from the
-    heads the checkpoint trained (``classify_only`` skips those heads, ~15× cheaper). ``align``
-    defaults to the alignment the checkpoint's training data used."""
+    ``mode="spot"``: the spotted micro-expressions are the windows; ``"windows"``: windows of
+    ``window`` frames every ``stride`` frames. Every complete window gets class probabilities,
+    and predicted flow and landmarks from the heads the checkpoint trained (``classify_only``
+    skips those heads, ~15× cheaper). ``align`` defaults to the alignment the checkpoint's
+    training data used; ``spot_settings`` to the spotter's built-in settings."""
+    if mode not in ("spot", "windows"):
+        raise ConfigError(f"predict mode must be spot or windows, got {mode!r}")
     input_path = Path(input_path)
     clock = time.perf_counter()
     seconds: dict[str, float] = {}
@@ -251,24 +307,39 @@ def predict(
         warnings.warn(message, stacklevel=2)
         notes.append(message)
     lap("read frames")
-    try:
-        aligned = align_video(frames, align, ALIGNED_SIZE, detect=detect_landmarks, unreadable=set(frames.unreadable))
-    except NoFaceError:
-        raise NoFaceError(f"{input_path}: no face found in any of its {len(frames)} frames") from None
-    lap("detect and align")
-    span = parse_span(window, rate, 48)
-    step = parse_span(stride, rate, max(1, span // 6))
-    windows = plan_windows(len(frames), span, step, aligned.face_found)
+    spotted: list[Interval] = []
+    if mode == "spot":
+        windows, aligned_frames, landmarks, missing, spotted = spot_windows(frames, rate, align, spot_settings)
+        lap("spot and align")
+        micro = sum(i.kind == "micro" for i in spotted)
+        if not micro:
+            notes.insert(0, f"No micro-expression was found in this video ({len(spotted)} macro-expressions were).")
+    else:
+        try:
+            aligned = align_video(
+                frames, align, ALIGNED_SIZE, detect=detect_landmarks, unreadable=set(frames.unreadable)
+            )
+        except NoFaceError:
+            raise NoFaceError(f"{input_path}: no face found in any of its {len(frames)} frames") from None
+        lap("detect and align")
+        span = parse_span(window, rate, 48)
+        step = parse_span(stride, rate, max(1, span // 6))
+        windows = plan_windows(len(frames), span, step, aligned.face_found)
+        aligned_frames, landmarks, missing = aligned.frames, aligned.landmarks, aligned.missing_faces
     o = EVAL_OFFSET
-    crop = aligned.frames[:, o : o + CROP, o : o + CROP]
     complete = [w for w in windows if w.complete]
     # a model trained on per-subject statistics sees this video (one person) by its own
     normalize = record.get("normalize", "fixed") if record else "fixed"
-    pixels = (PIXEL_MEAN, PIXEL_SCALE) if normalize == "fixed" else pixel_statistics(aligned.frames)
+    if normalize == "fixed" or not complete:
+        pixels = (PIXEL_MEAN, PIXEL_SCALE)
+    else:
+        seen = aligned_frames if mode == "windows" else aligned_frames[sorted({f for w in complete for f in w.frames})]
+        pixels = pixel_statistics(seen)
 
     def run(chunk: list[Window], heads: tuple[str, ...]) -> None:
         """One batch of windows through the model; fills the windows' outputs."""
-        clips = torch.stack([normalize_frames(crop[w.frames], *pixels)[None] for w in chunk]).to(device)
+        clips = [aligned_frames[w.frames][:, o : o + CROP, o : o + CROP] for w in chunk]
+        clips = torch.stack([normalize_frames(c, *pixels)[None] for c in clips]).to(device)
         features = {}
         hook = model.f5c_b.register_forward_hook(lambda _m, _i, out: features.__setitem__("g", out.detach()))
         with torch.no_grad():
@@ -297,10 +368,12 @@ def predict(
         classes=classes,
         model_config=model.config.to_dict(),
         num_frames=len(frames),
-        frames_without_face=aligned.missing_faces,
+        frames_without_face=missing,
         windows=windows,
-        aligned=aligned.frames,
-        landmarks=aligned.landmarks,
+        aligned=aligned_frames,
+        landmarks=landmarks,
+        mode=mode,
+        spotted=spotted,
     )
     if complete:
         # the window where the model is most confident of a class is shown in detail
@@ -312,3 +385,31 @@ def predict(
     lap("details of the best window")
     result.seconds = seconds
     return result
+
+
+def spot_windows(source: FrameSource, fps: float, align: str, settings=None):
+    """Spot a video, then read and align only the frames of each micro-expression's clip.
+
+    Returns (windows, aligned frames, landmarks, frames without a face, spotted intervals)."""
+    from mol.infer.spot import analysis_step, measure, skipping_frames, spot
+
+    if not fps or fps <= 0 or math.isnan(fps):
+        raise ConfigError(f"{source.source}: spotting needs the frame rate of a frame folder; give --fps")
+    signals = measure(skipping_frames(source, analysis_step(fps)), fps, len(source))
+    spotted = spot(signals, settings)
+    micro = [i for i in spotted if i.kind == "micro"]
+    windows = [Window(n, i.onset, i.offset, clip_frames_of(i, len(source)), True) for n, i in enumerate(micro)]
+    raw = read_selected(source, {f for w in windows for f in w.frames})
+    aligned: dict[int, np.ndarray] = {}
+    landmarks: dict[int, np.ndarray] = {}
+    missing = [int(f) for f in signals.frames[~signals.face_found]]
+    for w in windows:
+        try:
+            clip = align_video([raw[f] for f in w.frames], align, ALIGNED_SIZE, detect=detect_landmarks)
+        except NoFaceError:
+            w.complete = False
+            continue
+        w.complete = bool(clip.face_found.all())
+        for k, f in enumerate(w.frames):
+            aligned[f], landmarks[f] = clip.frames[k], clip.landmarks[k]
+    return windows, SparseFrames(aligned), SparseFrames(landmarks), missing, spotted

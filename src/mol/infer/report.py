@@ -11,7 +11,13 @@ from pathlib import Path
 import numpy as np
 
 from mol.infer.predict import Prediction
-from mol.infer.visualize import plot_flow, plot_landmarks, plot_probabilities, plot_regions_and_saliency
+from mol.infer.visualize import (
+    plot_flow,
+    plot_landmarks,
+    plot_probabilities,
+    plot_regions_and_saliency,
+    plot_timeline,
+)
 
 
 def write_outputs(prediction: Prediction, out: Path, save_flow: bool = False) -> dict[str, Path]:
@@ -22,8 +28,12 @@ def write_outputs(prediction: Prediction, out: Path, save_flow: bool = False) ->
         files["flows"] = out / "flows.npz"  # per window: (7, 2, 128, 128) float16 over its sampled pairs
         np.savez_compressed(files["flows"], **{f"window_{w.index}": w.flow for w in with_flow})
     data = prediction.to_dict()
-    files["probabilities"] = out / "probabilities.png"
-    plot_probabilities(prediction, files["probabilities"])
+    if prediction.mode == "spot":
+        files["timeline"] = out / "timeline.png"
+        plot_timeline(prediction, files["timeline"])
+    if prediction.windows:
+        files["probabilities"] = out / "probabilities.png"
+        plot_probabilities(prediction, files["probabilities"])
     # only heads the checkpoint trained are drawn: an untrained head's output is not a result
     if prediction.best_window is not None and prediction.flow is not None:
         files["flow"], files["regions"] = out / "flow.png", out / "regions.png"
@@ -84,8 +94,10 @@ def _html(prediction: Prediction, data: dict, files: dict[str, Path]) -> str:
             f"<td>{w['start_s']:.3f}–{w['end_s']:.3f}</td>{cells}<td>{e(w['top_class'] or 'no face')}</td></tr>"
         )
     missing = ", ".join(f"{m['frame']} ({m['time_s']:.3f} s)" for m in data["frames_without_face"]) or "none"
-    figures = [_img(files["probabilities"], "class probabilities over time")]
+    figures = []
     for key, alt in (
+        ("timeline", "spotted expressions along the video, micro-expressions with their class"),
+        ("probabilities", "class probabilities over time"),
         ("flow", "aligned frames and predicted flow (colour wheel: hue = direction)"),
         ("landmarks", "predicted (red) and detected (green) landmarks"),
         ("regions", "where the face moved, and F5C saliency"),
@@ -93,6 +105,7 @@ def _html(prediction: Prediction, data: dict, files: dict[str, Path]) -> str:
         if key in files:
             figures.append(_img(files[key], alt))
     header = "".join(f"<th>{e(c)}</th>" for c in prediction.classes)
+    heading = "Spotted micro-expressions" if prediction.mode == "spot" else "Windows"
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>MOL prediction: {e(Path(prediction.input).name)}</title>
 <style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}}
@@ -105,6 +118,6 @@ frames without a face: {e(missing)}</p>
 {"".join(f'<p class="note"><strong>{e(note)}</strong></p>' for note in prediction.notes)}
 <p>model: <code>{e(json.dumps(prediction.model_config))}</code>; classes: {e(", ".join(prediction.classes))}</p>
 {"".join(figures)}
-<h2>Windows</h2><table><tr><th>window</th><th>frames</th><th>time (s)</th>{header}<th>top class</th></tr>
+<h2>{heading}</h2><table><tr><th>window</th><th>frames</th><th>time (s)</th>{header}<th>top class</th></tr>
 {"".join(rows)}</table></body></html>
 """

@@ -40,6 +40,33 @@ def colour_wheel(size: int = 64) -> np.ndarray:
     return wheel
 
 
+def plot_timeline(prediction: Prediction, path: Path) -> None:
+    """The spotted intervals along the video (red micro, orange macro), each classified
+    micro-expression labelled with its class and probability."""
+    plt = _plt()
+    scale = 1 / prediction.fps if prediction.fps > 0 else 1.0
+    fig, ax = plt.subplots(figsize=(10, 2.2))
+    ax.plot([0, prediction.num_frames * scale], [0, 0], color="0.8", lw=1)
+    colours = {"micro": "tab:red", "macro": "tab:orange"}
+    for i in prediction.spotted:
+        ax.broken_barh([(i.onset * scale, max(i.length, 1) * scale)], (-0.3, 0.6), color=colours[i.kind])
+    for w in prediction.windows:
+        text = f"{w.top_class} {max(w.probabilities):.2f}" if w.probabilities else "no face"
+        ax.annotate(text, ((w.start + w.end) / 2 * scale, 0.35), ha="center", fontsize=8, rotation=20)
+    ax.set_ylim(-0.6, 1.2)
+    ax.set_yticks([])
+    ax.set_xlabel("time (s)" if prediction.fps > 0 else "frame")
+    found = sum(i.kind == "micro" for i in prediction.spotted)
+    ax.set_title(
+        f"spotted: {found} micro- (red, classified) and {len(prediction.spotted) - found} macro-expressions (orange)"
+        if prediction.spotted
+        else "no expression spotted"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def plot_probabilities(prediction: Prediction, path: Path) -> None:
     plt = _plt()
     use_time = prediction.fps > 0

@@ -1,0 +1,467 @@
+"""Long synthetic recordings for spotting, with exact expression intervals and landmarks.
+
+A recording is a face from :mod:`mol.data.synthetic` in a 640×480 frame, for a minute or so.
+It carries micro-expressions (at most 0.5 s from onset to offset) and macro-expressions
+(0.7-3 s) at known onset, apex and offset frames, and movements that are not expressions:
+blinks, talking-like mouth movement (lips and jaw opening at 3-5 Hz for 1-3 s), slow head sway
+and sudden head shifts. Expressions never overlap each other, talking or head shifts (so each
+annotated interval is one clean event); blinks fall anywhere.
+
+Recordings are written as the spotting datasets ship: at 30 fps in the CAS(ME)^2 layout
+(``rawpic/sNN/NN_CCCCname/imgN.jpg`` and a coding sheet without header row) and at 200 fps
+in the SAMM-LV layout (``SAMM_longvideos/SSS_K/SSS_K_NNNN.jpg`` and a sheet whose header row
+follows preamble rows), with ``ground_truth_long.json`` (every event) and exact landmarks of
+every frame in ``landmarks/<video>.npy``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from mol.constants import ALIGNED_SIZE, MICRO_MAX_SECONDS, NUM_LANDMARKS
+from mol.data.records import Interval
+from mol.data.synthetic import (
+    EMOTION_AUS,
+    FACE_PHOTOS,
+    SCHEME_EMOTIONS,
+    au_spec,
+    load_face,
+    make_subject,
+    others_combinations,
+    render,
+    sample_field,
+    sheet_action_units,
+)
+from mol.errors import ConfigError
+
+LONG_GROUND_TRUTH = "ground_truth_long.json"
+LANDMARKS_DIR = "landmarks"
+CASME_LONG_DIR = "rawpic"
+CASME_LONG_SHEET = "CAS(ME)^2code_final.xlsx"
+SAMM_LONG_DIR = "SAMM_longvideos"
+SAMM_LONG_SHEET = "SAMM_LongVideos_V3_Release.xlsx"
+LONG_PARTS: dict[str, dict] = {
+    "dev": {"people": ("hopper", "paul"), "seed": 3003},
+    "test": {"people": ("collins", "biden", "obama", "kanade"), "seed": 4004},
+}
+LAYOUT_FPS = {"casme2-long": 30.0, "samm-long": 200.0}
+
+
+@dataclass
+class LongConfig:
+    """What shapes one long recording (all randomness flows from the seed it is made with)."""
+
+    fps: float = 30.0
+    seconds: float = 60.0
+    frame_size: tuple[int, int] = (640, 480)  # width, height
+    face_size: int = 256  # side of the canvas the face is rendered on
+    face_scale: tuple[float, float] = (0.9, 1.15)  # canvas pixels → frame pixels
+    micro_per_minute: float = 6.0
+    macro_per_minute: float = 4.0
+    blinks_per_minute: float = 12.0
+    talking_per_minute: float = 2.0
+    shifts_per_minute: float = 2.0
+    micro_amplitude: tuple[float, float] = (1.0, 3.0)  # apex displacement, aligned (128-px face) pixels
+    macro_amplitude: tuple[float, float] = (3.0, 7.0)
+    micro_seconds: tuple[float, float] = (0.2, 0.46)  # onset to offset
+    macro_seconds: tuple[float, float] = (0.7, 3.0)
+    scheme: str = "casme2-5"  # the classes expressions are drawn from
+    jpeg_quality: int = 90
+    noise: tuple[float, float] = (0.8, 2.0)  # Gaussian pixel noise sigma
+
+
+@dataclass
+class Event:
+    """Something that moves the face: an expression, a blink, talking, or a head shift."""
+
+    kind: str  # micro | macro | blink | talking | shift
+    onset: int
+    apex: int
+    offset: int
+    label: str = ""  # the class of an expression
+    aus: list[str] = field(default_factory=list)
+    amplitude: float = 0.0  # aligned pixels (px for a shift, in frame pixels)
+    weights: list[float] = field(default_factory=list)
+    frequency: float = 0.0  # talking, Hz
+    shift: tuple[float, float] = (0.0, 0.0)  # head shift, frame pixels
+
+
+def _cosine_profile(t: np.ndarray, onset: int, apex: int, offset: int) -> np.ndarray:
+    rise = 0.5 - 0.5 * np.cos(np.pi * np.clip((t - onset) / max(apex - onset, 1), 0, 1))
+    fall = 0.5 + 0.5 * np.cos(np.pi * np.clip((t - apex) / max(offset - apex, 1), 0, 1))
+    return np.where(t <= apex, rise, fall) * (t >= onset) * (t <= offset)
+
+
+def _place(busy: list[tuple[int, int]], length: int, total: int, gap: int, rng: np.random.Generator):
+    """A start frame for an event of ``length`` frames clear of ``busy`` ranges by ``gap``, or None."""
+    for _ in range(200):
+        start = int(rng.integers(gap, max(gap + 1, total - length - gap)))
+        if all(start + length + gap <= a or start >= b + gap for a, b in busy):
+            return start
+    return None
+
+
+def plan_events(config: LongConfig, rng: np.random.Generator) -> list[Event]:
+    """Expressions, talking and head shifts placed without overlapping; blinks anywhere."""
+    fps, total = config.fps, round(config.seconds * config.fps)
+    minutes = config.seconds / 60.0
+    classes = SCHEME_EMOTIONS[config.scheme]
+    busy: list[tuple[int, int]] = []
+    events: list[Event] = []
+    gap = round(0.5 * fps)
+    wanted = [("macro", config.macro_per_minute), ("micro", config.micro_per_minute)]
+    wanted += [("talking", config.talking_per_minute), ("shift", config.shifts_per_minute)]
+    for kind, rate in wanted:
+        for _ in range(int(rng.poisson(rate * minutes)) if kind in ("talking", "shift") else round(rate * minutes)):
+            seconds = {
+                "micro": config.micro_seconds,
+                "macro": config.macro_seconds,
+                "talking": (1.0, 3.0),
+                "shift": (0.3, 1.0),
+            }[kind]
+            length = max(3, round(rng.uniform(*seconds) * fps))
+            if kind == "micro":  # a micro-expression never exceeds the limit, at any frame rate
+                length = min(length, int(MICRO_MAX_SECONDS * fps))
+            start = _place(busy, length, total, gap, rng)
+            if start is None:
+                continue
+            busy.append((start, start + length - 1))
+            offset = start + length - 1
+            apex = start + round(rng.uniform(0.3, 0.6) * (length - 1))
+            event = Event(kind, start, apex, offset)
+            if kind in ("micro", "macro"):
+                label = list(classes)[int(rng.integers(len(classes)))]
+                emotion = classes[label][int(rng.integers(len(classes[label])))]
+                options = others_combinations(config.scheme) if emotion == "others" else EMOTION_AUS[emotion]
+                event.label = label
+                event.aus = list(options[int(rng.integers(len(options)))])
+                event.weights = [float(w) for w in rng.uniform(0.7, 1.0, len(event.aus))]
+                amplitude = config.micro_amplitude if kind == "micro" else config.macro_amplitude
+                event.amplitude = float(rng.uniform(*amplitude))
+            elif kind == "talking":
+                event.aus = ["AU25", "AU26"]
+                event.amplitude = float(rng.uniform(1.5, 4.0))
+                event.frequency = float(rng.uniform(3.0, 5.0))
+            else:
+                event.shift = (float(rng.uniform(-40, 40)), float(rng.uniform(-20, 20)))
+            events.append(event)
+    for _ in range(int(rng.poisson(config.blinks_per_minute * minutes))):
+        length = max(3, round(rng.uniform(0.1, 0.25) * fps))
+        start = int(rng.integers(0, max(1, total - length)))
+        blink = Event("blink", start, start + length // 2, start + length - 1, aus=["BLINK"])
+        blink.amplitude = float(rng.uniform(2.0, 4.0))
+        events.append(blink)
+    return sorted(events, key=lambda e: e.onset)
+
+
+def event_coefficients(event: Event, frames: np.ndarray, to_aligned: float) -> dict[str, np.ndarray]:
+    """Per-AU coefficients (canvas pixels) of an event over ``frames``."""
+    if event.kind == "talking":
+        phase = 2 * np.pi * event.frequency * (frames - event.onset) / 1.0
+        envelope = _cosine_profile(frames, event.onset, (event.onset + event.offset) // 2, event.offset) ** 0.25
+        return {au: event.amplitude * envelope * (0.5 - 0.5 * np.cos(phase)) / to_aligned for au in event.aus}
+    profile = _cosine_profile(frames, event.onset, event.apex, event.offset)
+    weights = event.weights or [1.0] * len(event.aus)
+    return {au: event.amplitude * w * profile / to_aligned for au, w in zip(event.aus, weights, strict=True)}
+
+
+@dataclass
+class LongVideo:
+    """One generated recording: its events and exact landmarks; frames are streamed to disk."""
+
+    name: str
+    subject: int
+    person: str
+    fps: float
+    num_frames: int
+    events: list[Event]
+    landmarks: np.ndarray  # (T, 68, 2) float32, frame pixels
+
+    def intervals(self) -> list[Interval]:
+        return [
+            Interval(e.onset, e.apex, e.offset, e.kind, e.label) for e in self.events if e.kind in ("micro", "macro")
+        ]
+
+
+def _head_pose(config: LongConfig, events: list[Event], rng: np.random.Generator, scale: float) -> np.ndarray:
+    """(T, 3) per-frame (dx, dy, angle°): slow sway plus the smooth shifts of ``events``."""
+    total = round(config.seconds * config.fps)
+    t = np.arange(total) / config.fps
+    pose = np.zeros((total, 3))
+    for axis, amplitude in ((0, 6.0), (1, 4.0), (2, 1.5)):
+        period = rng.uniform(6.0, 15.0)
+        pose[:, axis] = amplitude * rng.uniform(0.3, 1.0) * np.sin(2 * np.pi * t / period + rng.uniform(0, 6.3))
+    frames = np.arange(total)
+    for e in events:
+        if e.kind == "shift":
+            ramp = np.clip((frames - e.onset) / max(e.offset - e.onset, 1), 0, 1)
+            step = 0.5 - 0.5 * np.cos(np.pi * ramp)
+            pose[:, 0] += e.shift[0] * step
+            pose[:, 1] += e.shift[1] * step
+    return pose
+
+
+def _face_alpha(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """A soft mask around the face (canvas pixels), so the face blends into the background."""
+    mask = np.zeros((size, size), np.float32)
+    centre = landmarks.mean(0)
+    half = (landmarks.max(0) - landmarks.min(0)) * np.array([0.62, 0.72])
+    cv2.ellipse(
+        mask, (int(centre[0]), int(centre[1] - 0.1 * half[1])), (int(half[0]), int(half[1] * 1.1)), 0, 0, 360, 1, -1
+    )
+    return cv2.GaussianBlur(mask, (0, 0), size / 40)
+
+
+def generate_long_video(
+    face: tuple[np.ndarray, np.ndarray],
+    config: LongConfig,
+    seed: list[int],
+    name: str,
+    subject_index: int,
+    person: str,
+    write_frame,
+) -> LongVideo:
+    """Render one recording frame by frame, handing each (H, W) uint8 frame to ``write_frame(i, frame)``."""
+    from mol.data.align import similarity_transform
+
+    rng = np.random.default_rng(seed)
+    subject = make_subject(*face, rng, (0.0, 0.8))
+    size = config.face_size
+    to_aligned = float(np.linalg.norm(similarity_transform(subject.landmarks, ALIGNED_SIZE)[:, 0]))
+    events = plan_events(config, rng)
+    total = round(config.seconds * config.fps)
+    width, height = config.frame_size
+    scale = float(rng.uniform(*config.face_scale))
+    pose = _head_pose(config, events, rng, scale)
+    centre = np.array([width / 2 + rng.uniform(-60, 60), height / 2 + rng.uniform(-30, 30)])
+    used = sorted({au for e in events for au in e.aus})
+    basis = {au: au_spec(au, subject.landmarks).build(size) for au in used}
+    frames = np.arange(total)
+    coefficients: dict[str, np.ndarray] = {au: np.zeros(total) for au in used}
+    for e in events:
+        if e.aus:
+            window = frames[e.onset : e.offset + 1]
+            for au, c in event_coefficients(e, window, to_aligned).items():
+                coefficients[au][e.onset : e.offset + 1] += c
+    alpha = _face_alpha(subject.landmarks, size)
+    background = cv2.GaussianBlur(rng.uniform(60, 180, (height // 8, width // 8)).astype(np.float32), (0, 0), 3)
+    background = cv2.resize(background, (width, height), interpolation=cv2.INTER_CUBIC)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    gx, gy = subject.gradient
+    illumination = 1.0 + gx * (xs / width - 0.5) + gy * (ys / height - 0.5)
+    noise_sigma = float(rng.uniform(*config.noise))
+    cv2.setRNGSeed(int(rng.integers(2**31)))  # cv2.randn draws from OpenCV's own generator
+    landmarks = np.empty((total, NUM_LANDMARKS, 2), np.float32)
+    noise = np.empty((height, width), np.float32)
+    for i in range(total):
+        active = [au for au in used if coefficients[au][i] != 0.0]
+        u = sum(coefficients[au][i] * basis[au] for au in active) if active else None
+        moved = render(subject.image, u.astype(np.float32)) if u is not None else subject.image
+        dx, dy, angle = pose[i]
+        matrix = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
+        matrix[:, 2] += centre + np.array([dx, dy]) - size / 2
+        face_frame = cv2.warpAffine(moved, matrix, (width, height), flags=cv2.INTER_LINEAR)
+        alpha_frame = cv2.warpAffine(alpha, matrix, (width, height), flags=cv2.INTER_LINEAR)
+        pixel = (background + alpha_frame * (face_frame - background)) * subject.contrast * illumination
+        cv2.randn(noise, 0.0, noise_sigma)
+        pixel = pixel * (1.0 + rng.normal(0.0, 0.004)) + noise
+        write_frame(i, np.clip(pixel + 0.5, 0, 255).astype(np.uint8))
+        points = subject.landmarks + (sample_field(u, subject.landmarks) if u is not None else 0.0)
+        landmarks[i] = points @ matrix[:, :2].T + matrix[:, 2]
+    return LongVideo(name, subject_index, person, config.fps, total, events, landmarks)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing the owners' layouts
+# ---------------------------------------------------------------------------------------------
+def _frame_writer(folder: Path, pattern: str, quality: int):
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(i: int, frame: np.ndarray) -> None:
+        cv2.imwrite(str(folder / pattern.format(i + 1)), frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
+
+    return write
+
+
+def _casme_names(subject: int, k: int) -> tuple[str, str, str]:
+    """(participant folder, video folder, the sheet's video name) of recording k of a subject."""
+    number = 15 + subject
+    return f"s{number}", f"{number}_{k + 1:02d}01synthetic{k + 1}", f"synthetic{k + 1}"
+
+
+def _samm_names(subject: int, k: int) -> tuple[str, str]:
+    return f"{subject + 1:03d}", f"{subject + 1:03d}_{k + 1}"
+
+
+def _frame_numbers(e: Event) -> tuple[int, int, int]:
+    """Onset, apex and offset as the sheets count them: file numbers, from 1."""
+    return e.onset + 1, e.apex + 1, e.offset + 1
+
+
+def _casme_rows(video: LongVideo, sheet_name: str) -> list[list]:
+    rows = []
+    for n, e in enumerate((e for e in video.events if e.kind in ("micro", "macro")), start=1):
+        kind = "micro-expression" if e.kind == "micro" else "macro-expression"
+        rows.append(
+            [
+                video.subject + 1,
+                f"{sheet_name}_{n}",
+                n,
+                e.onset + 1,
+                e.apex + 1,
+                e.offset + 1,
+                sheet_action_units(e.aus),
+                e.label,
+                kind,
+            ]
+        )
+    return rows
+
+
+def _samm_rows(video: LongVideo, subject: str, folder: str) -> list[list]:
+    rows = []
+    for n, e in enumerate((e for e in video.events if e.kind in ("micro", "macro")), start=1):
+        kind = "Micro - 1/2" if e.kind == "micro" else "Macro"
+        rows.append(
+            [
+                subject,
+                f"{folder}_{n}",
+                "S",
+                e.onset + 1,
+                e.apex + 1,
+                e.offset + 1,
+                e.offset - e.onset + 1,
+                kind,
+                sheet_action_units(e.aus),
+                e.label,
+            ]
+        )
+    return rows
+
+
+def _write_xlsx(path: Path, rows: list[list], header: list[str] | None, preamble: list[str] = ()) -> None:
+    import pandas as pd
+
+    table = [[line] for line in preamble] + ([header] if header else []) + rows
+    width = max((len(r) for r in table), default=0)
+    table = [list(r) + [None] * (width - len(r)) for r in table]
+    tmp = path.with_name(f".{path.name}.tmp.xlsx")
+    pd.DataFrame(table).to_excel(tmp, index=False, header=False, engine="openpyxl")
+    os.replace(tmp, path)
+
+
+SAMM_LONG_HEADER = [
+    "Subject",
+    "Filename",
+    "Inducement Code",
+    "Onset",
+    "Apex",
+    "Offset",
+    "Duration",
+    "Type",
+    "Action Units",
+    "Notes",
+]
+
+
+def long_part_config(part: str, layout: str, seconds: float | None = None) -> LongConfig:
+    if layout not in LAYOUT_FPS:
+        raise ConfigError(f"unknown long-video layout {layout!r}; choose one of {sorted(LAYOUT_FPS)}")
+    fps = LAYOUT_FPS[layout]
+    default = 60.0 if fps <= 30 else 15.0  # the same work per recording at either rate (frames)
+    return LongConfig(fps=fps, seconds=seconds or default)
+
+
+def generate_long_dataset(
+    out_dir: str | Path,
+    layout: str,
+    people: tuple[str, ...],
+    videos_per_person: int = 1,
+    seed: int = 0,
+    config: LongConfig | None = None,
+    progress: bool = True,
+) -> dict:
+    """Write long recordings of ``people`` in ``layout`` ("casme2-long" at 30 fps or "samm-long"
+    at 200 fps) with their sheet, every event and exact landmarks. Same arguments, same files."""
+    from tqdm import tqdm
+
+    out = Path(out_dir)
+    config = config or long_part_config("dev", layout)
+    unknown = [p for p in people if p not in FACE_PHOTOS]
+    if unknown:
+        raise ConfigError(f"unknown face photo(s) {unknown}; choose from {sorted(FACE_PHOTOS)}")
+    (out / LANDMARKS_DIR).mkdir(parents=True, exist_ok=True)
+    faces = {p: load_face(p, config.face_size) for p in people}
+    rows, truth = [], {"layout": layout, "config": _config_dict(config), "videos": {}}
+    total = len(people) * videos_per_person * round(config.seconds * config.fps)
+    bar = tqdm(total=total, desc=f"long videos ({layout})", unit="frame", disable=not progress)
+    for s, person in enumerate(people):
+        for k in range(videos_per_person):
+            if layout == "casme2-long":
+                participant, folder, sheet_name = _casme_names(s, k)
+                frames_dir, pattern = out / CASME_LONG_DIR / participant / folder, "img{}.jpg"
+            else:
+                participant, folder = _samm_names(s, k)
+                frames_dir, pattern = out / SAMM_LONG_DIR / folder, folder + "_{:04d}.jpg"
+            writer = _frame_writer(frames_dir, pattern, config.jpeg_quality)
+
+            def write(i, frame, writer=writer):
+                writer(i, frame)
+                bar.update()
+
+            video = generate_long_video(faces[person], config, [seed, s, k], folder, s, person, write)
+            rows += (
+                _casme_rows(video, sheet_name) if layout == "casme2-long" else _samm_rows(video, participant, folder)
+            )
+            np.save(out / LANDMARKS_DIR / f"{folder}.npy", video.landmarks)
+            truth["videos"][folder] = {
+                "person": person,
+                "subject": participant,
+                "frames": str(frames_dir.relative_to(out)),
+                "fps": config.fps,
+                "num_frames": video.num_frames,
+                "first_frame_number": 1,
+                "events": [asdict(e) for e in video.events],
+            }
+    bar.close()
+    if layout == "casme2-long":
+        _write_xlsx(out / CASME_LONG_SHEET, rows, None)
+    else:
+        preamble = ["SAMM Long Videos (synthetic copy written by mol synth --long)", ""]
+        _write_xlsx(out / SAMM_LONG_SHEET, rows, SAMM_LONG_HEADER, preamble)
+    tmp = out / f".{LONG_GROUND_TRUTH}.tmp"
+    tmp.write_text(json.dumps(truth, indent=1))
+    os.replace(tmp, out / LONG_GROUND_TRUTH)
+    return {"videos": len(truth["videos"]), "frames": total, "layout": layout}
+
+
+def _config_dict(config: LongConfig) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+
+
+def write_long_benchmark(out: str | Path, seconds: dict[str, float] | None = None, progress: bool = True) -> dict:
+    """OUT/{dev,test}/{casme2-long,samm-long}: each person of the part once per layout; dev and
+    test are different people (those of the synthetic benchmark's parts)."""
+    out = Path(out)
+    summary = {}
+    for part, spec in LONG_PARTS.items():
+        for n, layout in enumerate(LAYOUT_FPS):
+            config = long_part_config(part, layout, (seconds or {}).get(layout))
+            root = out / part / layout
+            summary[f"{part}/{layout}"] = generate_long_dataset(
+                root, layout, spec["people"], 1, spec["seed"] + n, config, progress
+            )
+    return summary
+
+
+def read_long_ground_truth(root: Path) -> dict:
+    path = Path(root) / LONG_GROUND_TRUTH
+    if not path.is_file():
+        raise ConfigError(f"{path}: no long-video ground truth here (written by `mol synth --long`)")
+    return json.loads(path.read_text())
