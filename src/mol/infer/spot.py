@@ -59,6 +59,7 @@ class SpotSettings:
     micro_span_seconds: float = 0.4  # a peak is measured against the positions this long before and after
     macro_span_seconds: float = 2.0
     boundary: float = 0.2  # an interval reaches out to where the motion falls below this share of its peak
+    min_motion: float = 0.2  # aligned pixels: a quieter peak is noise, whatever the video's own noise level
     blink_ratio: float = 1.0  # dropped when the upper lids move down more than this × the peak's motion
     smooth_seconds: float = 0.07
     micro_max_seconds: float = MICRO_MAX_SECONDS
@@ -316,6 +317,8 @@ def intervals_at_scale(signals: Signals, settings: SpotSettings, kind: str) -> l
     per_region = expression_signal(signals, settings, span)
     signal = per_region.max(axis=1)
     _, threshold = _robust_threshold(signal, units)
+    if settings.signal == "regions":
+        threshold = max(threshold, settings.min_motion)
     found = []
     for peak in _peaks(signal, threshold, k):
         region = int(np.argmax(per_region[peak]))

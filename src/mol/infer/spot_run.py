@@ -27,9 +27,10 @@ TUNING_GRID: dict[str, Sequence[float]] = {
     "micro_threshold": (3, 4, 6, 8, 11, 15, 20),
     "micro_span_seconds": (0.25, 0.3, 0.4, 0.5),
     "boundary": (0.1, 0.15, 0.2, 0.3, 0.4),
+    "min_motion": (0.0, 0.1, 0.2, 0.3, 0.5),
     "blink_ratio": (0.3, 0.6, 1.0, 2.0, math.inf),
 }
-BASELINE_GRID = {k: v for k, v in TUNING_GRID.items() if k not in ("boundary", "blink_ratio")}
+BASELINE_GRID = {k: v for k, v in TUNING_GRID.items() if k not in ("boundary", "blink_ratio", "min_motion")}
 
 
 def measure_video(source: Path, fps: float, cache: Path | None = None, progress: bool = False) -> Signals:
