@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 from mol.constants import BENCHMARK_SCALES
 from mol.data.synthetic import SynthConfig, generate_dataset, synth_config_dict
 from mol.errors import ConfigError
+from mol.files import write_text_atomically
 
 BENCHMARK_NAME = "mol-synthetic"
 BENCHMARK_VERSION = 1
@@ -94,11 +94,5 @@ def write_benchmark(out: str | Path, scale: str = "small", progress: bool = True
             "config": synth_config_dict(config),
             "sha256": tree_digest(root),
         }
-    _write_json_atomically(manifest_path, manifest)
+    write_text_atomically(manifest_path, json.dumps(manifest, indent=2, sort_keys=True))
     return manifest
-
-
-def _write_json_atomically(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
-    os.replace(tmp, path)

@@ -31,6 +31,8 @@ from mol.data.records import Interval, LongReadResult, LongVideoRecord, Skipped
 from mol.errors import DatasetError
 
 LONG_DATASET_FPS = {"casme2-long": 30.0, "samm-long": 200.0}
+CASME_LONG_DIR = "rawpic"  # the CAS(ME)^2 frames folder inside its root
+SAMM_LONG_DIR = "SAMM_longvideos"  # the SAMM-LV frames folder inside its root
 
 
 def expression_kind(text: object) -> str | None:
@@ -103,7 +105,7 @@ def read_casme2_long(root: Path, sheet: Path | None = None) -> LongReadResult:
         raise DatasetError(f"{sheet}: cannot read the CAS(ME)^2 coding sheet ({exc})") from exc
     if not table.empty and table.shape[1] < 9:
         raise DatasetError(f"{sheet}: {table.shape[1]} columns; the CAS(ME)^2 sheet has at least 9 (type in column 9)")
-    base = root / "rawpic" if (root / "rawpic").is_dir() else root
+    base = root / CASME_LONG_DIR if (root / CASME_LONG_DIR).is_dir() else root
     groups: dict[Path, list] = defaultdict(list)
     skipped: list[Skipped] = []
     for i, row in table.iterrows():
@@ -131,7 +133,7 @@ def read_samm_long(root: Path, sheet: Path | None = None) -> LongReadResult:
     root = Path(root)
     sheet = sheet or find_sheet(root, r"samm.*long")
     table = read_sheet(sheet, ("Subject", "Filename", "Onset", "Offset", "Type"))
-    base = root / "SAMM_longvideos" if (root / "SAMM_longvideos").is_dir() else root
+    base = root / SAMM_LONG_DIR if (root / SAMM_LONG_DIR).is_dir() else root
     groups: dict[Path, list] = defaultdict(list)
     skipped: list[Skipped] = []
     for i, row in table.iterrows():

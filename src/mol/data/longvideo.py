@@ -17,7 +17,6 @@ every frame in ``landmarks/<video>.npy``.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import cv2
 import numpy as np
 
 from mol.constants import ALIGNED_SIZE, MICRO_MAX_SECONDS, NUM_LANDMARKS
+from mol.data.long_readers import CASME_LONG_DIR, LONG_DATASET_FPS, SAMM_LONG_DIR
 from mol.data.records import Interval
 from mol.data.synthetic import (
     EMOTION_AUS,
@@ -39,18 +39,16 @@ from mol.data.synthetic import (
     sheet_action_units,
 )
 from mol.errors import ConfigError
+from mol.files import atomic_write, write_text_atomically
 
 LONG_GROUND_TRUTH = "ground_truth_long.json"
 LANDMARKS_DIR = "landmarks"
-CASME_LONG_DIR = "rawpic"
 CASME_LONG_SHEET = "CAS(ME)^2code_final.xlsx"
-SAMM_LONG_DIR = "SAMM_longvideos"
 SAMM_LONG_SHEET = "SAMM_LongVideos_V3_Release.xlsx"
 LONG_PARTS: dict[str, dict] = {
     "dev": {"people": ("hopper", "paul"), "seed": 3003},
     "test": {"people": ("collins", "biden", "obama", "kanade"), "seed": 4004},
 }
-LAYOUT_FPS = {"casme2-long": 30.0, "samm-long": 200.0}
 
 
 @dataclass
@@ -189,7 +187,7 @@ class LongVideo:
         ]
 
 
-def _head_pose(config: LongConfig, events: list[Event], rng: np.random.Generator, scale: float) -> np.ndarray:
+def _head_pose(config: LongConfig, events: list[Event], rng: np.random.Generator) -> np.ndarray:
     """(T, 3) per-frame (dx, dy, angle°): slow sway plus the smooth shifts of ``events``."""
     total = round(config.seconds * config.fps)
     t = np.arange(total) / config.fps
@@ -238,7 +236,7 @@ def generate_long_video(
     total = round(config.seconds * config.fps)
     width, height = config.frame_size
     scale = float(rng.uniform(*config.face_scale))
-    pose = _head_pose(config, events, rng, scale)
+    pose = _head_pose(config, events, rng)
     centre = np.array([width / 2 + rng.uniform(-60, 60), height / 2 + rng.uniform(-30, 30)])
     used = sorted({au for e in events for au in e.aus})
     basis = {au: au_spec(au, subject.landmarks).build(size) for au in used}
@@ -351,9 +349,7 @@ def _write_xlsx(path: Path, rows: list[list], header: list[str] | None, preamble
     table = [[line] for line in preamble] + ([header] if header else []) + rows
     width = max((len(r) for r in table), default=0)
     table = [list(r) + [None] * (width - len(r)) for r in table]
-    tmp = path.with_name(f".{path.name}.tmp.xlsx")
-    pd.DataFrame(table).to_excel(tmp, index=False, header=False, engine="openpyxl")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: pd.DataFrame(table).to_excel(tmp, index=False, header=False, engine="openpyxl"))
 
 
 SAMM_LONG_HEADER = [
@@ -370,10 +366,11 @@ SAMM_LONG_HEADER = [
 ]
 
 
-def long_part_config(part: str, layout: str, seconds: float | None = None) -> LongConfig:
-    if layout not in LAYOUT_FPS:
-        raise ConfigError(f"unknown long-video layout {layout!r}; choose one of {sorted(LAYOUT_FPS)}")
-    fps = LAYOUT_FPS[layout]
+def long_part_config(layout: str, seconds: float | None = None) -> LongConfig:
+    """A recording's settings in ``layout``: its frame rate, and 60 s at 30 fps or 15 s at 200 fps."""
+    if layout not in LONG_DATASET_FPS:
+        raise ConfigError(f"unknown long-video layout {layout!r}; choose one of {sorted(LONG_DATASET_FPS)}")
+    fps = LONG_DATASET_FPS[layout]
     default = 60.0 if fps <= 30 else 15.0  # the same work per recording at either rate (frames)
     return LongConfig(fps=fps, seconds=seconds or default)
 
@@ -392,7 +389,7 @@ def generate_long_dataset(
     from tqdm import tqdm
 
     out = Path(out_dir)
-    config = config or long_part_config("dev", layout)
+    config = config or long_part_config(layout)
     unknown = [p for p in people if p not in FACE_PHOTOS]
     if unknown:
         raise ConfigError(f"unknown face photo(s) {unknown}; choose from {sorted(FACE_PHOTOS)}")
@@ -435,9 +432,7 @@ def generate_long_dataset(
     else:
         preamble = ["SAMM Long Videos (synthetic copy written by mol synth --long)", ""]
         _write_xlsx(out / SAMM_LONG_SHEET, rows, SAMM_LONG_HEADER, preamble)
-    tmp = out / f".{LONG_GROUND_TRUTH}.tmp"
-    tmp.write_text(json.dumps(truth, indent=1))
-    os.replace(tmp, out / LONG_GROUND_TRUTH)
+    write_text_atomically(out / LONG_GROUND_TRUTH, json.dumps(truth, indent=1))
     return {"videos": len(truth["videos"]), "frames": total, "layout": layout}
 
 
@@ -451,8 +446,8 @@ def write_long_benchmark(out: str | Path, seconds: dict[str, float] | None = Non
     out = Path(out)
     summary = {}
     for part, spec in LONG_PARTS.items():
-        for n, layout in enumerate(LAYOUT_FPS):
-            config = long_part_config(part, layout, (seconds or {}).get(layout))
+        for n, layout in enumerate(LONG_DATASET_FPS):
+            config = long_part_config(layout, (seconds or {}).get(layout))
             root = out / part / layout
             summary[f"{part}/{layout}"] = generate_long_dataset(
                 root, layout, spec["people"], 1, spec["seed"] + n, config, progress

@@ -1,11 +1,10 @@
 """A cheap face front-end for long videos: detect now and then, track the 68 landmarks between.
 
-dlib's face detector costs ~70 ms on a 640×480 frame; its landmark predictor ~1-2 ms given a
-box. :class:`FaceTracker` runs the detector on a downscaled frame every ``detect_every`` frames
-(and whenever tracking fails) and otherwise places the predictor's box from the previous
-frame's landmarks, with the box-to-landmarks relation measured at the last detection. Tracking
-fails when no face has been found yet, or when the landmarks jump by more than ``max_jump``
-inter-ocular distances in one frame.
+dlib's face detector costs ~70 ms or more on a 640×480 frame; its landmark predictor ~1-2 ms
+given a box. :class:`FaceTracker` runs the detector on a downscaled frame every
+``detect_every`` frames, and whenever the face is lost or its landmarks jump by more than
+``max_jump`` inter-ocular distances in one frame; in between, the detector's last box is
+carried along by the face's motion.
 """
 
 from __future__ import annotations

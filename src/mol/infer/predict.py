@@ -227,7 +227,14 @@ def read_selected(source: FrameSource, wanted: set[int]) -> dict[int, np.ndarray
 
     if source.paths is not None:
         return {i: cv2.imread(str(source.paths[i]), cv2.IMREAD_GRAYSCALE) for i in sorted(wanted)}
-    return {i: frame for i, frame in enumerate(source) if i in wanted}
+    selected: dict[int, np.ndarray] = {}
+    last = max(wanted, default=-1)
+    for i, frame in enumerate(source):
+        if i > last:
+            break  # nothing wanted after this: stop decoding
+        if i in wanted:
+            selected[i] = frame
+    return selected
 
 
 def training_notes(record: dict | None) -> tuple[list[str], list[str]]:

@@ -5,13 +5,16 @@
    each analysed frame and the one before it are warped with the *same* similarity transform
    to a 128-px face, so alignment jitter adds no motion. DIS optical flow between the two gives
    each region's mean motion (brows, mouth corners, upper lip, nose sides, cheeks: the eyes are
-   left out, so blinks do not count) minus the face's median motion (the head's). Summed over
-   time, these are each region's positions relative to the head.
-2. **Against a moving baseline.** A region's deviation from its running median over
-   ``baseline_seconds`` is its expression signal; the frame's signal is the largest over regions.
-3. **Peaks to intervals.** A peak above ``threshold`` robust noise units (median + k·MAD of the
-   video's signal) becomes an interval reaching out to where the signal falls below ``boundary``
-   of the peak; it is a micro-expression when it lasts at most 0.5 s, else a macro-expression.
+   left out, so blinks do not count) minus the head's rigid motion, a similarity fitted to the
+   flow over the face. Summed over time, these are each region's positions relative to the head.
+2. **Motion that comes and goes.** A region's signal is its distance from the midpoint of its
+   positions ±span earlier and later (0.4 s for micro-, 2 s for macro-expressions), so a drift
+   or a lasting head turn gives none; the frame's signal is the largest over regions.
+3. **Peaks to intervals.** A peak above the threshold (median + k·MAD of the video's own
+   signal, and at least ``min_motion`` aligned pixels) becomes an interval reaching out to where
+   the region's motion, detrended over ±span, falls below ``boundary`` of its peak. Intervals up
+   to 0.5 s are micro-expressions; a peak where the upper eyelids move down more than the region
+   does is a blink and dropped.
 
 The signals of a video are saved (``signals/<video>.npz``), so settings are tuned on a dev set
 without recomputing flow. A trivial baseline rides along: the mean absolute frame difference of
@@ -31,6 +34,7 @@ import numpy as np
 from mol.constants import MICRO_MAX_SECONDS, NUM_LANDMARKS
 from mol.data.records import Interval
 from mol.data.track import FaceTracker
+from mol.files import atomic_write
 
 ANALYSIS_RATE = 30.0  # analysed frames per second of video
 FACE_SIZE = 128  # side of the aligned face the flow is computed on
@@ -74,9 +78,9 @@ class Signals:
     """What the front-end measured on one video, at the analysed frames."""
 
     frames: np.ndarray  # (N,) indices of the analysed frames in the video
-    positions: (
-        np.ndarray
-    )  # (N, R + 1, 2) region positions (the last: the upper eyelids) relative to the head, aligned pixels (cumulative)
+    # (N, R + 1, 2) cumulative region positions relative to the head, aligned pixels; the last
+    # row is the upper eyelids (blink veto only)
+    positions: np.ndarray
     difference: np.ndarray  # (N,) mean |aligned frame - previous analysed frame|, grey levels
     face_found: np.ndarray  # (N,) bool
     landmarks: np.ndarray  # (N, 68, 2) float32, frame pixels (NaN where no face)
@@ -85,9 +89,11 @@ class Signals:
     seconds: float = 0.0  # front-end time
 
     def save(self, path: Path) -> None:
-        tmp = path.with_name(f".{path.stem}.tmp.npz")
-        np.savez_compressed(tmp, **{k: v for k, v in self.__dict__.items()})
-        tmp.replace(path)
+        def write(tmp: Path) -> None:
+            with tmp.open("wb") as f:  # a file object: np.savez would append ".npz" to a name
+                np.savez_compressed(f, **self.__dict__)
+
+        atomic_write(path, write)
 
     @classmethod
     def load(cls, path: Path) -> Signals:
@@ -161,6 +167,7 @@ class RegionMotion:
         self.template: np.ndarray | None = None  # stable points' aligned positions (fixed per video)
         self.masks: np.ndarray | None = None
         self.face: np.ndarray | None = None
+        self.centroids: np.ndarray | None = None  # (R + 1, 2) where each region's head motion is taken
 
     def __call__(self, previous: np.ndarray, current: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, float]:
         """(R, 2) region motion minus the head's, and the mean absolute difference of the face."""
@@ -253,10 +260,11 @@ def expression_signal(signals: Signals, settings: SpotSettings, span_seconds: fl
     return out
 
 
-def _robust_threshold(signal: np.ndarray, units: float) -> tuple[float, float]:
+def _robust_threshold(signal: np.ndarray, units: float) -> float:
+    """median + units × MAD of the signal."""
     median = float(np.median(signal))
     mad = float(np.median(np.abs(signal - median))) or 1e-6
-    return median, median + units * mad
+    return median + units * mad
 
 
 def _peaks(signal: np.ndarray, threshold: float, k: int) -> list[int]:
@@ -272,42 +280,27 @@ def _peaks(signal: np.ndarray, threshold: float, k: int) -> list[int]:
 
 
 def _detrended(x: np.ndarray, start: int, end: int) -> np.ndarray:
-    """x[start..end] (M, 2) minus the straight line through its two ends → (M,) distances."""
-    seg = x[start : end + 1]
+    """x[start..end] (M, 2) minus the straight line through its two ends → (M, 2)."""
+    seg = x[start : end + 1].astype(np.float64)
     w = np.linspace(0.0, 1.0, len(seg))[:, None]
-    return np.linalg.norm(seg - ((1 - w) * seg[0] + w * seg[-1]), axis=-1)
+    return seg - ((1 - w) * seg[0] + w * seg[-1])
 
 
-def _interval_at(signals: Signals, peak: int, region: int, k: int, settings: SpotSettings) -> tuple[int, int] | None:
-    """Onset and offset (analysed-frame indices) around a peak: where the region's motion, with the
-    straight line through ±k removed, falls below ``boundary`` of its value at the peak. None
-    when that motion is largest far from the peak: the peak is then an echo of a motion at the
-    window's edge (seen from its other side), not a motion of its own."""
-    n = len(signals.frames)
-    start, end = max(0, peak - k), min(n - 1, peak + k)
-    profile = _detrended(signals.positions[:, region].astype(np.float64), start, end)
-    centre = peak - start
+def _bounds(profile: np.ndarray, centre: int, k: int, boundary: float) -> tuple[int, int] | None:
+    """Onset and offset (indices into ``profile``) around ``centre``: where the detrended motion
+    falls below ``boundary`` of its value there. None when that motion is largest far from the
+    centre: the peak is then an echo of a motion at the window's edge (seen from its other
+    side), not a motion of its own."""
     if abs(int(np.argmax(profile)) - centre) > k // 2:
         return None
-    floor = settings.boundary * profile[centre]
+    floor = boundary * profile[centre]
     a = centre
     while a > 0 and profile[a - 1] > floor:
         a -= 1
     b = centre
     while b + 1 < len(profile) and profile[b + 1] > floor:
         b += 1
-    return start + a, start + b
-
-
-def _blink(signals: Signals, peak: int, region: int, k: int, ratio: float) -> bool:
-    """True when the upper lids move down at the peak by more than ``ratio`` × the region's motion."""
-    n = len(signals.frames)
-    start, end = max(0, peak - k), min(n - 1, peak + k)
-    lids = signals.positions[start : end + 1, -1].astype(np.float64)
-    w = np.linspace(0.0, 1.0, len(lids))[:, None]
-    down = (lids - ((1 - w) * lids[0] + w * lids[-1]))[peak - start, 1]
-    motion = _detrended(signals.positions[:, region].astype(np.float64), start, end)[peak - start]
-    return down > ratio * motion
+    return a, b
 
 
 def intervals_at_scale(signals: Signals, settings: SpotSettings, kind: str) -> list[Interval]:
@@ -316,19 +309,22 @@ def intervals_at_scale(signals: Signals, settings: SpotSettings, kind: str) -> l
     k = max(1, round(span * signals.rate))
     per_region = expression_signal(signals, settings, span)
     signal = per_region.max(axis=1)
-    _, threshold = _robust_threshold(signal, units)
+    threshold = _robust_threshold(signal, units)
     if settings.signal == "regions":
         threshold = max(threshold, settings.min_motion)
     found = []
     for peak in _peaks(signal, threshold, k):
         region = int(np.argmax(per_region[peak]))
         if settings.signal == "regions":
-            if _blink(signals, peak, region, k, settings.blink_ratio):
-                continue
-            bounds = _interval_at(signals, peak, region, k, settings)
+            start, end = max(0, peak - k), min(len(signal) - 1, peak + k)
+            profile = np.linalg.norm(_detrended(signals.positions[:, region], start, end), axis=-1)
+            lids_down = _detrended(signals.positions[:, -1], start, end)[peak - start, 1]
+            if lids_down > settings.blink_ratio * profile[peak - start]:
+                continue  # a blink: the upper lids moved down more than this region moved
+            bounds = _bounds(profile, peak - start, k, settings.boundary)
             if bounds is None:
                 continue
-            a, b = bounds
+            a, b = start + bounds[0], start + bounds[1]
         else:
             a, b = max(0, peak - k // 2), min(len(signal) - 1, peak + k // 2)
         onset, offset = int(signals.frames[a]), int(signals.frames[b])

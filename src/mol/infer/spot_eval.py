@@ -9,16 +9,15 @@ computed, for micro- and macro-expressions apart and both together ("overall").
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mol.constants import EXPRESSION_KINDS, SPOT_IOU
 from mol.data.records import Interval
+from mol.files import write_csv_atomically, write_text_atomically
 
 OVERALL = "overall"
 
@@ -110,21 +109,9 @@ def write_evaluation(evaluation: SpottingEvaluation, out_dir: Path, extra: dict 
         **(extra or {}),
     }
     json_path, csv_path = out_dir / "spotting_metrics.json", out_dir / "spotting_metrics.csv"
-    _atomic_write(json_path, json.dumps(data, indent=2))
-    rows = evaluation.rows()
-    tmp = csv_path.with_name(f".{csv_path.name}.tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, csv_path)
+    write_text_atomically(json_path, json.dumps(data, indent=2))
+    write_csv_atomically(csv_path, evaluation.rows())
     return json_path, csv_path
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def format_summary(evaluation: SpottingEvaluation) -> str:

@@ -4,10 +4,8 @@ MEGC evaluation. Every video's front-end signals are saved as they are measured
 
 from __future__ import annotations
 
-import csv
 import json
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -16,6 +14,7 @@ from mol.data.frames import FrameSource
 from mol.data.long_readers import read_long_dataset
 from mol.data.records import Interval, LongVideoRecord
 from mol.errors import ConfigError
+from mol.files import atomic_write, write_csv_atomically, write_text_atomically
 from mol.infer.spot import Signals, SpotSettings, analysis_step, measure, skipping_frames, spot
 from mol.infer.spot_eval import SpottingEvaluation, evaluate, write_evaluation
 
@@ -108,12 +107,6 @@ def load_settings(path: Path | None) -> SpotSettings:
     return SpotSettings(**{k: (math.inf if v is None and k == "blink_ratio" else v) for k, v in data.items()})
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def settings_json(settings: SpotSettings) -> dict:
     return {k: (None if isinstance(v, float) and math.isinf(v) else v) for k, v in settings.to_dict().items()}
 
@@ -130,16 +123,10 @@ def write_intervals(spotted: dict[str, list[Interval]], fps: dict[str, float], o
         for key, intervals in spotted.items()
         for i in intervals
     ]
-    out.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = out / "intervals.json", out / "intervals.csv"
-    _atomic_text(json_path, json.dumps({k: [i.to_dict() for i in v] for k, v in spotted.items()}, indent=1))
+    write_text_atomically(json_path, json.dumps({k: [i.to_dict() for i in v] for k, v in spotted.items()}, indent=1))
     fields = ["video", "kind", "onset", "apex", "offset", "onset_s", "offset_s", "score", "label"]
-    tmp = csv_path.with_name(f".{csv_path.name}.tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, csv_path)
+    write_csv_atomically(csv_path, rows, fields)
     return json_path, csv_path
 
 
@@ -164,10 +151,8 @@ def plot_timelines(
     ax.set_yticks(range(len(keys)), [k.split("__")[-1] for k in reversed(keys)], fontsize=7)
     ax.set_xlabel("frame (upper bar: annotated, lower bar: spotted; red micro, orange macro)")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=90)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=90, format="png"))
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
@@ -189,10 +174,10 @@ def run_spot_dataset(
     summary: dict = {"dataset": kind, "root": str(root), "videos": len(signals)}
     if tune_settings:
         settings, trials = tune(signals, truth, settings)
-        _atomic_text(
+        write_text_atomically(
             out / SETTINGS_FILE, json.dumps({"settings": settings_json(settings), "tuned_on": str(root)}, indent=1)
         )
-        _atomic_text(out / "tuning.json", json.dumps(trials, indent=1))
+        write_text_atomically(out / "tuning.json", json.dumps(trials, indent=1))
     spotted = spot_all(signals, settings)
     write_intervals(spotted, {r.key: r.fps for r in result.records}, out)
     evaluation: SpottingEvaluation = evaluate({k: (spotted[k], truth[k]) for k in signals})

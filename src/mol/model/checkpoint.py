@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -12,23 +10,11 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from mol.errors import CheckpointError
+from mol.files import atomic_write
 from mol.model.registry import build_model
 
 FORMAT_NAME = "mol-checkpoint"
 FORMAT_VERSION = "1"
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` then move the file into place, so a killed job leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(model: torch.nn.Module, path: str | Path, extra: dict[str, str] | None = None) -> Path:

@@ -23,7 +23,8 @@ from tqdm import tqdm
 from mol.data.apex import flow_method_for, onset_apex_flow, onset_apex_indices
 from mol.data.multicache import RunData, VideoRef
 from mol.errors import ConfigError
-from mol.model.checkpoint import atomic_write, save_checkpoint
+from mol.files import atomic_write
+from mol.model.checkpoint import save_checkpoint
 from mol.model.registry import build_model
 from mol.train.config import TrainConfig
 from mol.train.protocols import Fold

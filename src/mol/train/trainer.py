@@ -21,7 +21,8 @@ from mol.constants import CLIP_FRAMES, NUM_LANDMARKS, inter_ocular
 from mol.data.clips import to_model_inputs
 from mol.data.multicache import MultiCacheClips, RunData, mean_landmark_shape
 from mol.errors import ConfigError, TrainingError
-from mol.model.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from mol.files import atomic_write
+from mol.model.checkpoint import load_checkpoint, save_checkpoint
 from mol.model.fcc import FCC
 from mol.model.mol import MOL
 from mol.train.acceleration import CompiledOrEager, to_channels_last
