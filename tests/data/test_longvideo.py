@@ -78,3 +78,15 @@ def test_expression_kinds_as_the_sheets_write_them():
     assert expression_kind("Micro - 1/2") == "micro"
     assert expression_kind("Macro") == "macro"
     assert expression_kind("blink") is None
+
+
+def test_talking_opens_the_mouth_at_its_frequency_in_hertz():
+    from mol.data.longvideo import Event, event_coefficients
+
+    fps, hz = 200.0, 4.0
+    talking = Event("talking", 0, 200, 400, aus=["AU25", "AU26"], amplitude=2.0, frequency=hz)
+    frames = np.arange(0, 401)
+    c = event_coefficients(talking, frames, to_aligned=1.0, fps=fps)["AU25"]
+    middle = c[100:300]  # one second inside the bout, away from its fade-in and fade-out
+    peaks = np.flatnonzero((middle[1:-1] > middle[:-2]) & (middle[1:-1] >= middle[2:]))
+    assert len(peaks) == hz  # 4 openings a second, not 4 a frame

@@ -158,10 +158,10 @@ def plan_events(config: LongConfig, rng: np.random.Generator) -> list[Event]:
     return sorted(events, key=lambda e: e.onset)
 
 
-def event_coefficients(event: Event, frames: np.ndarray, to_aligned: float) -> dict[str, np.ndarray]:
-    """Per-AU coefficients (canvas pixels) of an event over ``frames``."""
+def event_coefficients(event: Event, frames: np.ndarray, to_aligned: float, fps: float) -> dict[str, np.ndarray]:
+    """Per-AU coefficients (canvas pixels) of an event over ``frames`` of a ``fps`` recording."""
     if event.kind == "talking":
-        phase = 2 * np.pi * event.frequency * (frames - event.onset) / 1.0
+        phase = 2 * np.pi * event.frequency * (frames - event.onset) / fps  # frequency in Hz
         envelope = _cosine_profile(frames, event.onset, (event.onset + event.offset) // 2, event.offset) ** 0.25
         return {au: event.amplitude * envelope * (0.5 - 0.5 * np.cos(phase)) / to_aligned for au in event.aus}
     profile = _cosine_profile(frames, event.onset, event.apex, event.offset)
@@ -245,7 +245,7 @@ def generate_long_video(
     for e in events:
         if e.aus:
             window = frames[e.onset : e.offset + 1]
-            for au, c in event_coefficients(e, window, to_aligned).items():
+            for au, c in event_coefficients(e, window, to_aligned, config.fps).items():
                 coefficients[au][e.onset : e.offset + 1] += c
     alpha = _face_alpha(subject.landmarks, size)
     background = cv2.GaussianBlur(rng.uniform(60, 180, (height // 8, width // 8)).astype(np.float32), (0, 0), 3)

@@ -13,8 +13,8 @@
 3. **Peaks to intervals.** A peak above the threshold (median + k·MAD of the video's own
    signal, and at least ``min_motion`` aligned pixels) becomes an interval reaching out to where
    the region's motion, detrended over ±span, falls below ``boundary`` of its peak. Intervals up
-   to 0.5 s are micro-expressions; a peak where the upper eyelids move down more than the region
-   does is a blink and dropped.
+   to 0.5 s are micro-expressions; a peak where the upper eyelids move down more than ``blink_ratio``
+   times the region's motion is a blink and dropped.
 
 The signals of a video are saved (``signals/<video>.npz``), so settings are tuned on a dev set
 without recomputing flow. A trivial baseline rides along: the mean absolute frame difference of
@@ -64,7 +64,7 @@ class SpotSettings:
     macro_span_seconds: float = 2.0
     boundary: float = 0.2  # an interval reaches out to where the motion falls below this share of its peak
     min_motion: float = 0.2  # aligned pixels: a quieter peak is noise, whatever the video's own noise level
-    blink_ratio: float = 1.0  # dropped when the upper lids move down more than this × the peak's motion
+    blink_ratio: float = 0.6  # dropped when the upper lids move down more than this × the peak's motion
     smooth_seconds: float = 0.07
     micro_max_seconds: float = MICRO_MAX_SECONDS
     signal: str = "regions"  # "regions" (the spotter) or "difference" (the trivial baseline)
