@@ -423,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", help="spot_settings.json from a --tune run (default: the built-in settings)")
     p.add_argument("--tune", action="store_true", help="choose settings on this dataset's annotations (dev only)")
     p.add_argument("--baseline", action="store_true", help="the trivial baseline: thresholded frame differences")
-    p.add_argument("--fps", type=float, help="frame rate of a frame folder (default 30; videos carry their own)")
+    p.add_argument("--fps", type=float, help="frame rate of a frame folder (required for one; videos carry their own)")
 
     p = command(
         "train",

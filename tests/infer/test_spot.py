@@ -101,3 +101,4 @@ def test_spot_command_on_a_dataset_and_on_one_video(tmp_path, capsys):
         v["tp"] + v["fp"] for k, v in metrics["total"].items() if k != "overall"
     )
     assert main(["spot", str(record.source), "--tune", "--out", str(single)]) == 2  # tuning needs annotations
+    assert main(["spot", str(record.source), "--out", str(tmp_path / "nofps")]) == 2  # a folder needs --fps

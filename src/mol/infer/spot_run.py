@@ -37,7 +37,9 @@ def measure_video(source: Path, fps: float, cache: Path | None = None, progress:
     if cache is not None and cache.is_file():
         return Signals.load(cache)
     frames = FrameSource(source)
-    fps = fps if fps and fps > 0 else (frames.fps or 30.0)
+    fps = fps if fps and fps > 0 else frames.fps
+    if not fps or fps <= 0:  # micro (≤ 0.5 s) and macro are told apart in seconds: no guessing
+        raise ConfigError(f"{source}: the frame rate of a frame folder is unknown; give --fps")
     bar = None
     if progress:
         from tqdm import tqdm
