@@ -258,6 +258,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         classify_only=args.classify_only,
         mode=args.mode,
         spot_settings=load_settings(Path(args.spot_settings)) if args.spot_settings else None,
+        keep_flows=args.save_flow,
     )
     files = write_outputs(result, Path(args.out), save_flow=args.save_flow)
     done = [w for w in result.windows if w.complete]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mol.data.cache import Cache
-from mol.data.clips import EVAL_OFFSET, MIRROR_68, ClipDataset, normalize_frames, to_model_inputs
+from mol.data.clips import EVAL_OFFSET, MIRROR_68, ClipDataset, normalize_frames, pixel_statistics, to_model_inputs
 from mol.data.prepare import prepare
 
 from fakes import casme2_tree
@@ -171,3 +171,12 @@ def test_items_mark_the_frames_whose_landmarks_were_borrowed(tiny_synthetic_cach
     assert item["landmark_mask"].tolist() == [True, True, False, True, True, True, True]  # frames 1..7
     batch = to_model_inputs(torch.utils.data.default_collate([ClipDataset(Cache(copy), [0], raw=True)[0]]), "cpu")
     assert batch["landmark_mask"].shape == (1, 7)
+
+
+def test_pixel_statistics_of_an_array_or_frames_one_at_a_time():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (5, 12, 12), dtype=np.uint8)
+    expected = (frames.mean(), frames.std())
+    np.testing.assert_allclose(pixel_statistics(frames), expected)
+    np.testing.assert_allclose(pixel_statistics(f for f in frames), expected)
+    assert pixel_statistics(np.full((2, 4, 4), 9, np.uint8)) == (9.0, 1.0)  # flat: scale 1, not 0

@@ -1,14 +1,16 @@
 """`mol predict` on short videos written by the test from synthetic frames."""
 
 import json
+import tracemalloc
 
 import numpy as np
 import pytest
 
 from mol.cli import main
+from mol.constants import ALIGNED_SIZE
 from mol.data.align import NoFaceError
 from mol.data.frames import FrameError
-from mol.infer.predict import parse_span, predict
+from mol.infer.predict import parse_span, plan_windows, predict, window_clips
 from mol.model import MOL, save_checkpoint
 
 from fakes import face_frames, write_frames, write_video
@@ -232,3 +234,45 @@ def test_clip_frames_follow_training_sampling():
     assert clip_frames_of(Interval(10, 20, 33, "micro"), 100) == list(range(10, 34, 3))  # 24 frames: stride 3
     assert clip_frames_of(Interval(50, 51, 53, "micro"), 100) == list(range(47, 55))  # widened around its centre
     assert clip_frames_of(Interval(0, 1, 2, "micro"), 100) == list(range(8))  # not before the first frame
+
+
+def test_windows_mode_memory_does_not_grow_with_the_videos_length(tmp_path, checkpoint):
+    """Sliding windows over a 4x longer video hold only the frames of overlapping windows: the
+    memory grows by per-frame landmarks and per-window results, not by frames (20.7 kB aligned)
+    or predicted flows (0.46 MB a window)."""
+    peaks = {}
+    for length in (32, 32, 128):  # the first run loads the face models: not counted
+        video = write_video(tmp_path / f"v{length}.avi", face_frames(length), fps=100)
+        tracemalloc.start()
+        result = predict(video, checkpoint, window="16", stride="8", mode="windows", batch_size=2)
+        peaks[length] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert len(result.windows) == (length - 16) // 8 + 1
+        assert all(w.region_motion is not None for w in result.windows)
+    per_frame = (peaks[128] - peaks[32]) / 96
+    # holding every aligned frame would cost ALIGNED_SIZE² bytes a frame
+    assert per_frame < ALIGNED_SIZE**2 / 2, f"{per_frame:.0f} bytes more per frame"
+    best = result.windows[result.best_window]
+    assert result.flow is not None and [w.flow is None for w in result.windows].count(False) == 1
+    assert result.aligned[best.frames].shape == (8, 144, 144)
+
+
+def test_window_clips_stream_each_window_as_its_last_frame_is_read():
+    decoded = []
+
+    def frames():
+        for i in range(40):
+            decoded.append(i)
+            yield np.full((144, 144), i, np.uint8)
+
+    identity = np.tile(np.float64([[1, 0, 0], [0, 1, 0]]), (40, 1, 1))
+    windows = plan_windows(40, 16, 8, np.ones(40, bool))
+    order = []
+    for w, clip in window_clips(frames(), identity, windows):
+        assert len(decoded) == w.frames[-1] + 1  # yielded as soon as its last frame was read
+        assert [int(c[72, 72]) for c in clip] == w.frames
+        order.append(w.index)
+    assert order == [w.index for w in windows]
+    decoded.clear()
+    once = [int(c[0, 72, 72]) for _, c in window_clips(frames(), identity, windows, once=True)]
+    assert sorted(once) == sorted({f for w in windows for f in w.frames}) and len(once) == len(set(once))

@@ -191,3 +191,32 @@ def test_clip_nme_counts_only_frames_with_a_detected_face():
     found[0, 2] = False
     assert clip_nme(pred, true, found)[0] == 0.0
     assert torch.isnan(clip_nme(pred, true, torch.zeros(1, 7, dtype=torch.bool)))[0]
+
+
+def test_cuda_random_state_is_saved_and_restored_with_the_cpu_state(monkeypatch):
+    """Dropout on a GPU draws from the device's generator: a resume restores it, on that device.
+    (Exercised through a stand-in generator where no GPU is present.)"""
+    from mol.train.trainer import random_state, restore_random_state
+
+    device = torch.device("cuda", 1)
+    generator = {"state": torch.arange(4, dtype=torch.uint8)}
+    seen_devices = []
+
+    def get_state(dev):
+        seen_devices.append(dev)
+        return generator["state"].clone()
+
+    def set_state(state, dev):
+        seen_devices.append(dev)
+        generator["state"] = state.clone()
+
+    monkeypatch.setattr(torch.cuda, "get_rng_state", get_state)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", set_state)
+    saved = random_state(device)
+    expected_cpu = torch.rand(3)
+    generator["state"] = torch.full((4,), 9, dtype=torch.uint8)  # training draws advance both
+    torch.rand(5)
+    restore_random_state(saved, device)
+    assert torch.equal(generator["state"], torch.arange(4, dtype=torch.uint8))
+    torch.testing.assert_close(torch.rand(3), expected_cpu)
+    assert seen_devices == [device, device]

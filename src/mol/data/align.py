@@ -10,8 +10,8 @@ import needs the obsolete ``pkg_resources``).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, MutableMapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -104,12 +104,11 @@ def warp(gray: np.ndarray, matrix: np.ndarray, size: int = ALIGNED_SIZE) -> np.n
 
 
 @dataclass
-class AlignedVideo:
-    """Aligned grayscale frames (L, S, S) uint8, landmarks (L, 68, 2) float32 in aligned pixels,
-    and which frames had a detected face (the others borrow the nearest frame's transform and
-    landmarks)."""
+class Alignment:
+    """How a video's frames map to the aligned frame, without the pixels: landmarks (L, 68, 2)
+    float32 in aligned pixels, which frames had a detected face (the others borrow the nearest
+    frame's transform and landmarks), and each frame's transform."""
 
-    frames: np.ndarray
     landmarks: np.ndarray
     face_found: np.ndarray
     matrices: np.ndarray  # (L, 2, 3): input pixels → aligned pixels, per frame
@@ -118,6 +117,13 @@ class AlignedVideo:
     @property
     def missing_faces(self) -> list[int]:
         return [int(i) for i in np.flatnonzero(~self.face_found)]
+
+
+@dataclass
+class AlignedVideo(Alignment):
+    """An :class:`Alignment` with its aligned grayscale frames (L, S, S) uint8."""
+
+    frames: np.ndarray = field(default_factory=lambda: np.empty((0, ALIGNED_SIZE, ALIGNED_SIZE), np.uint8))
 
 
 def nearest_found(found: np.ndarray) -> np.ndarray:
@@ -141,15 +147,16 @@ def detect_track(frames: Iterable[np.ndarray], detect=detect_landmarks, skip: se
     return detected
 
 
-def align_video(
+def fit_alignment(
     frames: Iterable[np.ndarray],
     mode: AlignMode = "per-frame",
     size: int = ALIGNED_SIZE,
     detect=detect_landmarks,
     reference: int | None = None,
     unreadable: set[int] | frozenset = frozenset(),
-) -> AlignedVideo:
-    """Detect landmarks on every frame and warp every frame to size × size.
+) -> Alignment:
+    """Detect landmarks on every frame (one pass, one frame held at a time) and choose each
+    frame's transform to size × size.
 
     ``per-frame`` (the reference) uses each frame's own transform; ``onset`` applies one frame's
     transform to all frames, so alignment jitter cannot drown a 1-pixel movement: frame
@@ -157,10 +164,6 @@ def align_video(
     frame has no face, the nearest one that has. ``unreadable`` frames (stand-ins for images that
     could not be decoded) are treated as frames without a face. ``detect(frame, near=centre)``
     returns (68, 2) landmarks or None.
-
-    ``frames`` is read twice, one frame at a time (detection, then warping), so a re-iterable
-    source such as :class:`mol.data.frames.FrameSource` never holds more than one raw frame: the
-    memory is that of the aligned output (size² bytes a frame).
     """
     if mode not in ALIGN_MODES:
         raise ConfigError(f"align mode must be one of {ALIGN_MODES}, got {mode!r}")
@@ -173,12 +176,44 @@ def align_video(
     if mode == "onset":
         start = int(np.flatnonzero(found)[0]) if reference is None else int(np.clip(reference, 0, len(found) - 1))
         used = int(source[start])
-        matrices = [similarity_transform(raw[used], size)] * len(found)
+        matrices = np.stack([similarity_transform(raw[used], size)] * len(found))
     else:
         used = -1
-        matrices = [similarity_transform(raw[i], size) for i in range(len(found))]
-    aligned = np.empty((len(matrices), size, size), np.uint8)
-    for i, (frame, matrix) in enumerate(zip(frames, matrices, strict=True)):
-        aligned[i] = warp(frame, matrix, size)
+        matrices = np.stack([similarity_transform(raw[i], size) for i in range(len(found))])
     landmarks = np.stack([apply_transform(m, p) for m, p in zip(matrices, raw, strict=True)])
-    return AlignedVideo(aligned, landmarks, found, np.stack(matrices).astype(np.float64), used)
+    return Alignment(landmarks, found, matrices.astype(np.float64), used)
+
+
+def warp_frames(
+    frames: Iterable[np.ndarray],
+    matrices: np.ndarray,
+    out: MutableMapping | np.ndarray,
+    size: int = ALIGNED_SIZE,
+    keep: Collection[int] | None = None,
+) -> None:
+    """Warp each frame with its transform into ``out[i]`` (an array, an HDF5 dataset or a dict),
+    one frame at a time; with ``keep``, only those frames. Stops after the last kept frame."""
+    last = len(matrices) - 1 if keep is None else max(keep, default=-1)
+    for i, (frame, matrix) in enumerate(zip(frames, matrices, strict=False)):  # may stop early
+        if i > last:
+            break
+        if keep is None or i in keep:
+            out[i] = warp(frame, matrix, size)
+
+
+def align_video(
+    frames: Iterable[np.ndarray],
+    mode: AlignMode = "per-frame",
+    size: int = ALIGNED_SIZE,
+    detect=detect_landmarks,
+    reference: int | None = None,
+    unreadable: set[int] | frozenset = frozenset(),
+) -> AlignedVideo:
+    """:func:`fit_alignment`, then every frame warped to size × size, in memory (size² bytes a
+    frame). ``frames`` is read twice, one frame at a time, so a re-iterable source such as
+    :class:`mol.data.frames.FrameSource` never holds more than one raw frame; long videos write
+    their aligned frames elsewhere with :func:`warp_frames`."""
+    alignment = fit_alignment(frames, mode, size, detect, reference, unreadable)
+    aligned = np.empty((len(alignment.matrices), size, size), np.uint8)
+    warp_frames(frames, alignment.matrices, aligned, size)
+    return AlignedVideo(**vars(alignment), frames=aligned)

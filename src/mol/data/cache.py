@@ -47,13 +47,18 @@ class VideoEntry:
     first_frame: int = -1  # the number of the first frame file; sheets' frame numbers count from it
 
 
-def write_video(group: h5py.Group, arrays: dict[str, np.ndarray], attrs: dict) -> None:
-    size = arrays["frames"].shape[1]
-    group.create_dataset("frames", data=arrays["frames"], chunks=(1, size, size))
-    group.create_dataset("landmarks", data=arrays["landmarks"])
-    group.create_dataset("face_found", data=arrays["face_found"])
-    flows = arrays["flows"]
-    group.create_dataset("flows", data=flows, chunks=(1, *flows.shape[1:]) if len(flows) else None)
+def new_video(group: h5py.Group, num_frames: int, num_pairs: int, size: int) -> tuple[h5py.Dataset, h5py.Dataset]:
+    """Empty ``frames`` and ``flows`` datasets of one video, one chunk per frame or pair, to be
+    filled one frame at a time (a long video is never held in memory)."""
+    frames = group.create_dataset("frames", (num_frames, size, size), np.uint8, chunks=(1, size, size))
+    flow_chunks = (1, size, size, 2) if num_pairs else None
+    flows = group.create_dataset("flows", (num_pairs, size, size, 2), np.float16, chunks=flow_chunks)
+    return frames, flows
+
+
+def write_video_attrs(group: h5py.Group, landmarks: np.ndarray, face_found: np.ndarray, attrs: dict) -> None:
+    group.create_dataset("landmarks", data=landmarks)
+    group.create_dataset("face_found", data=face_found)
     for k, v in attrs.items():
         group.attrs[k] = -1 if v is None else v
 
@@ -132,7 +137,9 @@ class Cache:
 
 
 def create_cache(path: Path, options: dict, classes: list[str], videos) -> None:
-    """Write a cache from an iterable of (key, arrays, attrs) atomically (temp file + rename)."""
+    """Write a cache atomically (temp file + rename) from an iterable of (key, group): each
+    group, one video as :func:`new_video` and :func:`write_video_attrs` lay it out, in another
+    HDF5 file, is copied inside HDF5, chunk by chunk, without passing through memory."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         with h5py.File(tmp, "w") as f:
@@ -141,8 +148,8 @@ def create_cache(path: Path, options: dict, classes: list[str], videos) -> None:
             f.attrs["options"] = json.dumps(options, sort_keys=True)
             f.attrs["classes"] = json.dumps(classes)
             root = f.create_group("videos")
-            for key, arrays, attrs in videos:
-                write_video(root.create_group(key), arrays, attrs)
+            for key, group in videos:
+                root.copy(group, key)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -151,10 +158,3 @@ def create_cache(path: Path, options: dict, classes: list[str], videos) -> None:
 def read_options(path: Path) -> dict:
     with open_h5(path) as f:
         return _check_header(f, path)
-
-
-def read_video_arrays(path: Path, key: str) -> tuple[dict[str, np.ndarray], dict]:
-    with open_h5(path) as f:
-        g = f["videos"][key]
-        arrays = {name: g[name][()] for name in ("frames", "landmarks", "face_found", "flows")}
-        return arrays, dict(g.attrs)

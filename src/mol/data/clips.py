@@ -10,7 +10,7 @@ the optional horizontal flip mirrors frames, flow (negating its x component) and
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,9 +47,10 @@ def _mean_std(moments: np.ndarray) -> tuple[float, float]:
     return float(mean), float(max(np.sqrt(max(squares / n - mean**2, 0.0)), 1.0))  # a flat image: 1
 
 
-def pixel_statistics(frames: np.ndarray) -> tuple[float, float]:
-    """(mean, standard deviation) of uint8 frames: a subject's or a video's normalisation."""
-    return _mean_std(_moments(frames))
+def pixel_statistics(frames: np.ndarray | Iterable[np.ndarray]) -> tuple[float, float]:
+    """(mean, standard deviation) of uint8 frames, an array or one frame at a time: a subject's
+    or a video's normalisation."""
+    return _mean_std(sum((_moments(f) for f in frames), np.zeros(3)))
 
 
 # per cache object: the train, validation and test datasets of a run share one computation

@@ -18,12 +18,13 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import h5py
 import numpy as np
 from tqdm import tqdm
 
 from mol.constants import ALIGNED_SIZE, CLIP_FRAMES
-from mol.data.align import ALIGN_MODES, NoFaceError, align_video
-from mol.data.cache import Cache, CacheError, create_cache, read_options, read_video_arrays
+from mol.data.align import ALIGN_MODES, NoFaceError, fit_alignment, warp_frames
+from mol.data.cache import Cache, CacheError, create_cache, new_video, open_h5, read_options, write_video_attrs
 from mol.data.flow import FLOW_METHODS, compute_flow, needed_pairs, reference_flow_calls
 from mol.data.frames import FrameError, FrameSource, frame_number, list_frames
 from mol.data.readers import read_dataset
@@ -31,6 +32,8 @@ from mol.data.records import Skipped, VideoRecord
 from mol.data.schemes import DEFAULT_SCHEME, ClassScheme, get_scheme, scheme_from_labels
 from mol.data.synthetic import GROUND_TRUTH_FILE, GroundTruth, aligned_ground_truth
 from mol.errors import ConfigError
+
+SHARD_SUFFIX = ".h5"  # one finished video in CACHE.parts/, laid out as in the cache
 
 
 @dataclass
@@ -114,47 +117,44 @@ def process_video(
 ) -> dict:
     """Read, align and compute flow for one video; write its shard. Returns its report row.
 
-    With ``options["flow"] == "exact"`` (synthetic data), flow and landmarks come from the
+    The shard (HDF5, one video laid out as in the cache) is filled one frame and one flow at a
+    time, so memory does not grow with the video's length beyond its landmarks. With
+    ``options["flow"] == "exact"`` (synthetic data), flow and landmarks come from the
     generator's ground truth, carried through the same alignment as the frames."""
     start = time.perf_counter()
     row = {"key": record.key, "subject": record.subject, "video": record.video_id, "emotion": record.emotion}
+    size = options["size"]
     try:
-        frames = FrameSource(record.source)  # decoded one at a time, twice
+        frames = FrameSource(record.source)  # decoded one at a time, on each pass
         unreadable = frames.unreadable
         if len(frames) < CLIP_FRAMES:
             raise FrameError(f"{record.source}: {len(frames)} frames, fewer than the {CLIP_FRAMES} a clip needs")
         onset = annotated_onset_index(record, len(frames))
-        aligned = align_video(frames, options["align"], options["size"], reference=onset, unreadable=set(unreadable))
+        alignment = fit_alignment(frames, options["align"], size, reference=onset, unreadable=set(unreadable))
     except (FrameError, NoFaceError) as exc:
         reason = f"no face found in any frame of {record.source}" if isinstance(exc, NoFaceError) else str(exc)
         return {**row, "status": "skipped", "reason": reason, "frames": 0, "flow_pairs": 0, "missing_faces": ""}
     if options["align"] == "onset":
-        row["aligned_on"] = f"frame {aligned.reference} ({'annotated onset' if onset is not None else 'first face'})"
+        row["aligned_on"] = f"frame {alignment.reference} ({'annotated onset' if onset is not None else 'first face'})"
     pairs = needed_pairs(len(frames), CLIP_FRAMES)
-    size = options["size"]
-    if options["flow"] == "exact":
-        truth = GroundTruth(ground_truth)
-        try:
-            video = truth.video(record.subject, record.video_id)
-        finally:
-            truth.close()
-        exact, aligned.landmarks = aligned_ground_truth(video, aligned.matrices, pairs, size)
-        flows = exact.astype(np.float16)
-    else:
-        flows = np.zeros((len(pairs), size, size, 2), dtype=np.float16)
-        for n, (i, j) in enumerate(pairs):
-            flows[n] = compute_flow(aligned.frames[i], aligned.frames[j], options["flow"])
-    attrs = {**_video_attrs(record, label, pairs[0][1] - pairs[0][0]), "align_reference": aligned.reference}
+    attrs = {**_video_attrs(record, label, pairs[0][1] - pairs[0][0]), "align_reference": alignment.reference}
     tmp = shard.with_name(f".{shard.name}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(
-            fh,
-            frames=aligned.frames,
-            landmarks=aligned.landmarks,
-            face_found=aligned.face_found,
-            flows=flows,
-            attrs=np.array(json.dumps(attrs)),
-        )
+    with h5py.File(tmp, "w") as f:
+        aligned, flows = new_video(f, len(frames), len(pairs), size)
+        warp_frames(frames, alignment.matrices, aligned, size)
+        landmarks = alignment.landmarks
+        if options["flow"] == "exact":
+            truth = GroundTruth(ground_truth)
+            try:
+                video = truth.video(record.subject, record.video_id)
+            finally:
+                truth.close()
+            exact, landmarks = aligned_ground_truth(video, alignment.matrices, pairs, size)
+            flows[...] = exact.astype(np.float16)
+        else:
+            for n, (i, j) in enumerate(pairs):
+                flows[n] = compute_flow(aligned[i], aligned[j], options["flow"])
+        write_video_attrs(f, landmarks, alignment.face_found, attrs)
     os.replace(tmp, shard)
     return {
         **row,
@@ -162,17 +162,10 @@ def process_video(
         "reason": "",
         "frames": len(frames),
         "flow_pairs": len(pairs),
-        "missing_faces": " ".join(map(str, aligned.missing_faces)),
+        "missing_faces": " ".join(map(str, alignment.missing_faces)),
         "unreadable_frames": " ".join(map(str, unreadable)),
         "seconds": round(time.perf_counter() - start, 3),
     }
-
-
-def _load_shard(path: Path) -> tuple[dict, dict]:
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in ("frames", "landmarks", "face_found", "flows")}
-        attrs = json.loads(str(data["attrs"]))
-    return arrays, attrs
 
 
 def _write_report(report: PrepareReport) -> tuple[Path, Path]:
@@ -245,7 +238,7 @@ def prepare(
     ]
     todo = []
     for record, label in labelled:
-        shard = parts / f"{record.key}.npz"
+        shard = parts / f"{record.key}{SHARD_SUFFIX}"
         if record.key in existing_keys or shard.exists():
             report.rows.append(
                 {
@@ -275,19 +268,25 @@ def prepare(
             bar.update()
     bar.close()
 
-    def videos():
-        for key in sorted(existing_keys):
-            yield (key, *read_video_arrays(out, key))
-        for shard in sorted(parts.glob("*.npz")):
-            if shard.stem not in existing_keys:
-                yield (shard.stem, *_load_shard(shard))
-
-    kept = existing_keys | {p.stem for p in parts.glob("*.npz")}
+    shards = {p.stem: p for p in sorted(parts.glob(f"*{SHARD_SUFFIX}"))}
+    kept = existing_keys | set(shards)
     if not kept:
         shutil.rmtree(parts, ignore_errors=True)
         report.seconds = time.perf_counter() - started
         _write_report(report)
         raise CacheError(f"{root}: no video could be prepared; see {out.name}.report.csv for the reasons")
+
+    def videos():
+        """Every video's group: those already in the cache, then the new shards."""
+        if existing_keys:
+            with open_h5(out) as old:
+                for key in sorted(existing_keys):
+                    yield key, old["videos"][key]
+        for key, shard in shards.items():
+            if key not in existing_keys:
+                with h5py.File(shard, "r") as f:
+                    yield key, f["/"]
+
     create_cache(out, options, list(chosen.classes), videos())
     shutil.rmtree(parts, ignore_errors=True)
     report.seconds = time.perf_counter() - started

@@ -20,6 +20,8 @@ import math
 import re
 import time
 import warnings
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +29,7 @@ import numpy as np
 import torch
 
 from mol.constants import ALIGNED_SIZE, CLIP_FRAMES, CROP, EVAL_OFFSET, FRAME_PAIRS, NUM_LANDMARKS
-from mol.data.align import NoFaceError, align_video, detect_landmarks
+from mol.data.align import NoFaceError, align_video, detect_landmarks, fit_alignment, warp
 from mol.data.clips import PIXEL_MEAN, PIXEL_SCALE, normalize_frames, pixel_statistics
 from mol.data.frames import FrameError, FrameSource, is_video_file
 from mol.data.records import Interval
@@ -71,6 +73,7 @@ class Window:
     flow: np.ndarray | None = field(default=None, repr=False)  # (7, 2, 128, 128) float16
     predicted_landmarks: np.ndarray | None = field(default=None, repr=False)  # (7, 68, 2), crop pixels
     saliency: np.ndarray | None = field(default=None, repr=False)  # (16, 16) mean |F5C-B activation|
+    region_motion: dict[str, float] | None = None  # mean predicted motion (px) per face region
 
 
 @dataclass
@@ -84,7 +87,7 @@ class Prediction:
     num_frames: int
     frames_without_face: list[int]
     windows: list[Window]
-    aligned: np.ndarray = field(repr=False)  # (L, 144, 144) uint8
+    aligned: SparseFrames = field(repr=False)  # the best window's aligned frames, (144, 144) uint8 each
     landmarks: np.ndarray = field(repr=False)  # (L, 68, 2) detected, aligned pixels
     best_window: int | None = None  # the window shown in detail
     seconds: dict[str, float] = field(default_factory=dict)  # where the time went
@@ -146,9 +149,7 @@ class Prediction:
                     if w.probabilities is None
                     else dict(zip(self.classes, w.probabilities, strict=True)),
                     "top_class": w.top_class,
-                    "region_motion_px": None
-                    if w.flow is None
-                    else region_motion(w.flow, self.landmarks[w.frames[0]] - EVAL_OFFSET),
+                    "region_motion_px": w.region_motion,
                 }
                 for w in self.windows
             ],
@@ -208,6 +209,45 @@ class SparseFrames:
             return out[(slice(None), *rest)] if rest else out
         out = self.items[int(first)]
         return out[rest] if rest else out
+
+
+def window_clips(
+    frames: Iterable[np.ndarray], matrices: np.ndarray, windows: list[Window], once: bool = False
+) -> Iterator[tuple[Window, np.ndarray]]:
+    """(window, its 8 aligned frames (8, S, S) uint8) for windows in order of their last frame,
+    from one pass over ``frames``: a frame is warped when first needed and dropped once no
+    pending window needs it, so at most the frames of overlapping windows are held. ``once``:
+    each frame is yielded once, as (window, (1, S, S)) for the first window needing it."""
+    uses = Counter(f for w in windows for f in w.frames)
+    pending = deque(sorted(windows, key=lambda w: w.frames[-1]))
+    held: dict[int, np.ndarray] = {}
+    for i, (frame, matrix) in enumerate(zip(frames, matrices, strict=False)):  # may stop early
+        if not pending:
+            return
+        if uses[i]:
+            held[i] = warp(frame, matrix, ALIGNED_SIZE)
+        while pending and pending[0].frames[-1] <= i:
+            w = pending.popleft()
+            if once:
+                yield from ((w, held.pop(f)[None]) for f in w.frames if f in held)
+                continue
+            yield w, np.stack([held[f] for f in w.frames])
+            for f in w.frames:
+                uses[f] -= 1
+                if not uses[f]:
+                    del held[f]
+
+
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Lists of ``size`` consecutive items (the last one shorter)."""
+    batch: list = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def clip_frames_of(interval: Interval, num_frames: int) -> list[int]:
@@ -274,14 +314,17 @@ def predict(
     classify_only: bool = False,
     mode: str = "spot",
     spot_settings=None,
+    keep_flows: bool = False,
 ) -> Prediction:
     """Run a trained MOL checkpoint over a video file or a folder of frames.
 
     ``mode="spot"``: the spotted micro-expressions are the windows; ``"windows"``: windows of
     ``window`` frames every ``stride`` frames. Every complete window gets class probabilities,
     and predicted flow and landmarks from the heads the checkpoint trained (``classify_only``
-    skips those heads, ~15× cheaper). ``align`` defaults to the alignment the checkpoint's
-    training data used; ``spot_settings`` to the spotter's built-in settings."""
+    skips those heads, ~15× cheaper); ``keep_flows`` keeps every window's predicted flow (0.46 MB
+    each; otherwise only the best window's). ``align`` defaults to the alignment the checkpoint's
+    training data used; ``spot_settings`` to the spotter's built-in settings. Memory does not
+    grow with the video's length beyond per-frame landmarks and per-window results."""
     if mode not in ("spot", "windows"):
         raise ConfigError(f"predict mode must be spot or windows, got {mode!r}")
     input_path = Path(input_path)
@@ -323,51 +366,59 @@ def predict(
             notes.insert(0, f"No micro-expression was found in this video ({len(spotted)} macro-expressions were).")
     else:
         try:
-            aligned = align_video(
-                frames, align, ALIGNED_SIZE, detect=detect_landmarks, unreadable=set(frames.unreadable)
-            )
+            alignment = fit_alignment(frames, align, ALIGNED_SIZE, detect_landmarks, unreadable=set(frames.unreadable))
         except NoFaceError:
             raise NoFaceError(f"{input_path}: no face found in any of its {len(frames)} frames") from None
-        lap("detect and align")
         span = parse_span(window, rate, 48)
         step = parse_span(stride, rate, max(1, span // 6))
-        windows = plan_windows(len(frames), span, step, aligned.face_found)
-        aligned_frames, landmarks, missing = aligned.frames, aligned.landmarks, aligned.missing_faces
+        windows = plan_windows(len(frames), span, step, alignment.face_found)
+        landmarks, missing = alignment.landmarks, alignment.missing_faces
+        lap("detect and align")
     o = EVAL_OFFSET
     complete = [w for w in windows if w.complete]
+    if mode == "spot":
+        clips = ((w, aligned_frames[w.frames]) for w in complete)
+    else:  # aligned one frame at a time as the windows need them: memory does not grow with length
+        clips = window_clips(frames, alignment.matrices, complete)
     # a model trained on per-subject statistics sees this video (one person) by its own
     normalize = record.get("normalize", "fixed") if record else "fixed"
     if normalize == "fixed" or not complete:
         pixels = (PIXEL_MEAN, PIXEL_SCALE)
+    elif mode == "spot":
+        pixels = pixel_statistics(aligned_frames[sorted({f for w in complete for f in w.frames})])
     else:
-        seen = aligned_frames if mode == "windows" else aligned_frames[sorted({f for w in complete for f in w.frames})]
-        pixels = pixel_statistics(seen)
+        pixels = pixel_statistics(clip for _, clip in window_clips(frames, alignment.matrices, complete, once=True))
 
-    def run(chunk: list[Window], heads: tuple[str, ...]) -> None:
-        """One batch of windows through the model; fills the windows' outputs."""
-        clips = [aligned_frames[w.frames][:, o : o + CROP, o : o + CROP] for w in chunk]
-        clips = torch.stack([normalize_frames(c, *pixels)[None] for c in clips]).to(device)
+    def run(chunk: list[tuple[Window, np.ndarray]], heads: tuple[str, ...], keep_flow: bool) -> None:
+        """One batch of (window, aligned frames) through the model; fills the windows' outputs."""
+        batch = torch.stack([normalize_frames(c[:, o : o + CROP, o : o + CROP], *pixels)[None] for _, c in chunk])
         features = {}
         hook = model.f5c_b.register_forward_hook(lambda _m, _i, out: features.__setitem__("g", out.detach()))
         with torch.no_grad():
-            out = model(clips, heads=heads)
+            out = model(batch.to(device), heads=heads)
         hook.remove()
         saliency = features["g"].abs().mean(1).unflatten(0, (len(chunk), -1)).mean(1).float().cpu().numpy()
         probs = torch.softmax(out.mer_logits.float(), 1).cpu().tolist()
-        for j, (w, p) in enumerate(zip(chunk, probs, strict=True)):
+        for j, ((w, _), p) in enumerate(zip(chunk, probs, strict=True)):
             w.probabilities = [round(v, 6) for v in p]
             w.top_class = classes[int(np.argmax(p))]
             w.saliency = saliency[j]
             if out.flow is not None:
-                w.flow = out.flow[j].permute(3, 0, 1, 2).cpu().numpy().astype(np.float16)
+                flow = out.flow[j].permute(3, 0, 1, 2).cpu().numpy().astype(np.float16)
+                w.region_motion = region_motion(flow, landmarks[w.frames[0]] - o)
+                w.flow = flow if keep_flow else None  # (7, 2, 128, 128) float16: 0.46 MB a window
             if out.landmarks is not None:
                 w.predicted_landmarks = out.landmarks[j].T.reshape(FRAME_PAIRS, NUM_LANDMARKS, 2).float().cpu().numpy()
 
     # only the heads the checkpoint trained run: an untrained head's output is not a result
     detail = ("mer", *(head for head in ("flow", "landmarks") if head not in hidden))
     every = ("mer",) if classify_only else detail
-    for i in range(0, len(complete), batch_size):
-        run(complete[i : i + batch_size], every)
+    best: tuple[Window, np.ndarray] | None = None  # the window where the model is most confident
+    for chunk in batched(clips, batch_size):
+        run(chunk, every, keep_flows)
+        leader = max(chunk, key=lambda item: max(item[0].probabilities))
+        if best is None or max(leader[0].probabilities) > max(best[0].probabilities):
+            best = leader
     lap("model on every window")
     result = Prediction(
         input=str(input_path),
@@ -377,17 +428,16 @@ def predict(
         num_frames=len(frames),
         frames_without_face=missing,
         windows=windows,
-        aligned=aligned_frames,
+        aligned=SparseFrames({}),
         landmarks=landmarks,
         mode=mode,
         spotted=spotted,
     )
-    if complete:
-        # the window where the model is most confident of a class is shown in detail
-        best = max(complete, key=lambda w: max(w.probabilities))
-        result.best_window = best.index
-        if every != detail:  # classify_only: its flow and landmarks are still wanted
-            run([best], detail)
+    if best is not None:  # shown in detail, with its flow and landmarks
+        result.best_window = best[0].index
+        result.aligned = SparseFrames(dict(zip(best[0].frames, best[1], strict=True)))
+        if every != detail or (best[0].flow is None and "flow" in detail):
+            run([best], detail, keep_flow=True)
     result.training, result.hidden_heads, result.notes = record, hidden, notes
     lap("details of the best window")
     result.seconds = seconds
