@@ -220,3 +220,18 @@ def test_cuda_random_state_is_saved_and_restored_with_the_cpu_state(monkeypatch)
     assert torch.equal(generator["state"], torch.arange(4, dtype=torch.uint8))
     torch.testing.assert_close(torch.rand(3), expected_cpu)
     assert seen_devices == [device, device]
+
+
+def test_shared_f5c_init_starts_block_b_as_a_copy_of_block_a():
+    """f5c_init=shared: at the start both frames of a pair go through the same function (so the
+    MER head sees their difference); the blocks stay separate parameters that train apart."""
+    from mol.train.trainer import build_model
+
+    r = torch.randn(3, 128, 16, 16)
+    shared = build_model(load_config(None, ["f5c_init=shared"]), 5, seed=0).eval()
+    independent = build_model(load_config(None, []), 5, seed=0).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(shared.f5c_a(r), shared.f5c_b(r), rtol=0, atol=0)
+        assert not torch.allclose(independent.f5c_a(r), independent.f5c_b(r))
+    pairs = zip(shared.f5c_a.parameters(), shared.f5c_b.parameters(), strict=True)
+    assert all(a.data_ptr() != b.data_ptr() for a, b in pairs)

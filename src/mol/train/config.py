@@ -22,7 +22,11 @@ LR_DECAYS = ("none", "cosine")
 # baseline: the flow head's last layer starts at zero (predicting no motion) and the landmark
 # head's output layer at the training set's mean shape, so both heads start at their trivial
 # baselines and learn from there; reference: the reference's random initialisation
-HEAD_INITS = ("reference", "baseline")  # cosine: from lr after warm-up down to 0 at the last step
+HEAD_INITS = ("reference", "baseline")
+# F5C blocks A (first frame of each pair) and B (second frame) have separate weights; "shared"
+# starts B as a copy of A, so that at the start the two frames of a pair map through the same
+# function and the MER head's convolution over (A_t, B_t) sees their difference, i.e. motion
+F5C_INITS = ("independent", "shared")
 
 
 INF = float("inf")
@@ -87,6 +91,7 @@ class TrainConfig:
     eval_mode_after_epochs: int = 0
     head_init: str = "reference"  # "baseline": flow and landmark heads start at their trivial baselines
     fcc_init: str = "default"  # "randn": FCC positional embeddings and biases ~ N(0, 1)
+    f5c_init: str = "independent"  # "shared": block B starts as a copy of block A (then trains apart)
     test_crops: int = 1  # test crops per clip: 1 the centre; n random ones (the reference: 5)
     normalize: str = "fixed"  # pixels: fixed [-1, 1], or "subject" statistics (the reference)
     precision: str = "float32"
@@ -112,6 +117,7 @@ class TrainConfig:
             ("fcc_init", FCC_INITS),
             ("lr_decay", LR_DECAYS),
             ("head_init", HEAD_INITS),
+            ("f5c_init", F5C_INITS),
             ("normalize", PIXEL_NORMALIZATIONS),
         )
         for name, allowed in choices:

@@ -188,8 +188,9 @@ def flow_pairs_for_step(config: TrainConfig, seed: int, step: int) -> torch.Tens
 
 
 def build_model(config: TrainConfig, num_classes: int, seed: int, mean_shape: np.ndarray | None = None) -> MOL:
-    """A freshly initialised MOL for a fold: the reference's FCC initialisation if asked for, and
-    with ``head_init`` "baseline" heads that start at their trivial baselines (``mean_shape``
+    """A freshly initialised MOL for a fold: the reference's FCC initialisation if asked for, F5C
+    block B starting as a copy of block A with ``f5c_init`` "shared", and with ``head_init``
+    "baseline" heads that start at their trivial baselines (``mean_shape``
     (68, 2) in crop pixels: the training set's mean landmarks)."""
     model = MOL(num_classes=num_classes, k=config.k, ccc_neighbors=config.ccc_neighbors, dropout=config.dropout)
     if config.head_init == "baseline":
@@ -203,6 +204,8 @@ def build_model(config: TrainConfig, num_classes: int, seed: int, mean_shape: np
         for module in model.modules():
             if isinstance(module, FCC):
                 module.reference_init_(generator)
+    if config.f5c_init == "shared":
+        model.f5c_b.load_state_dict(model.f5c_a.state_dict())
     return model
 
 
