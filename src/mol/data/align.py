@@ -10,7 +10,7 @@ import needs the obsolete ``pkg_resources``).
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Collection, Iterable, MutableMapping
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -185,20 +185,12 @@ def fit_alignment(
 
 
 def warp_frames(
-    frames: Iterable[np.ndarray],
-    matrices: np.ndarray,
-    out: MutableMapping | np.ndarray,
-    size: int = ALIGNED_SIZE,
-    keep: Collection[int] | None = None,
+    frames: Iterable[np.ndarray], matrices: np.ndarray, out: MutableMapping | np.ndarray, size: int = ALIGNED_SIZE
 ) -> None:
-    """Warp each frame with its transform into ``out[i]`` (an array, an HDF5 dataset or a dict),
-    one frame at a time; with ``keep``, only those frames. Stops after the last kept frame."""
-    last = len(matrices) - 1 if keep is None else max(keep, default=-1)
-    for i, (frame, matrix) in enumerate(zip(frames, matrices, strict=False)):  # may stop early
-        if i > last:
-            break
-        if keep is None or i in keep:
-            out[i] = warp(frame, matrix, size)
+    """Warp each frame with its transform into ``out[i]`` (an array or an HDF5 dataset), one
+    frame at a time."""
+    for i, (frame, matrix) in enumerate(zip(frames, matrices, strict=True)):
+        out[i] = warp(frame, matrix, size)
 
 
 def align_video(
