@@ -123,7 +123,7 @@ class Alignment:
 class AlignedVideo(Alignment):
     """An :class:`Alignment` with its aligned grayscale frames (L, S, S) uint8."""
 
-    frames: np.ndarray = field(default_factory=lambda: np.empty((0, ALIGNED_SIZE, ALIGNED_SIZE), np.uint8))
+    frames: np.ndarray = field(kw_only=True)
 
 
 def nearest_found(found: np.ndarray) -> np.ndarray:

@@ -212,12 +212,11 @@ class SparseFrames:
 
 
 def window_clips(
-    frames: Iterable[np.ndarray], matrices: np.ndarray, windows: list[Window], once: bool = False
+    frames: Iterable[np.ndarray], matrices: np.ndarray, windows: list[Window]
 ) -> Iterator[tuple[Window, np.ndarray]]:
     """(window, its 8 aligned frames (8, S, S) uint8) for windows in order of their last frame,
     from one pass over ``frames``: a frame is warped when first needed and dropped once no
-    pending window needs it, so at most the frames of overlapping windows are held. ``once``:
-    each frame is yielded once, as (window, (1, S, S)) for the first window needing it."""
+    pending window needs it, so at most the frames of overlapping windows are held."""
     uses = Counter(f for w in windows for f in w.frames)
     pending = deque(sorted(windows, key=lambda w: w.frames[-1]))
     held: dict[int, np.ndarray] = {}
@@ -228,14 +227,21 @@ def window_clips(
             held[i] = warp(frame, matrix, ALIGNED_SIZE)
         while pending and pending[0].frames[-1] <= i:
             w = pending.popleft()
-            if once:
-                yield from ((w, held.pop(f)[None]) for f in w.frames if f in held)
-                continue
             yield w, np.stack([held[f] for f in w.frames])
             for f in w.frames:
                 uses[f] -= 1
                 if not uses[f]:
                     del held[f]
+
+
+def aligned_frames_of(frames: Iterable[np.ndarray], matrices: np.ndarray, wanted: set[int]) -> Iterator[np.ndarray]:
+    """The ``wanted`` frames aligned, in order, one at a time (one pass, nothing held)."""
+    last = max(wanted, default=-1)
+    for i, (frame, matrix) in enumerate(zip(frames, matrices, strict=False)):  # may stop early
+        if i > last:
+            return
+        if i in wanted:
+            yield warp(frame, matrix, ALIGNED_SIZE)
 
 
 def batched(items: Iterable, size: int) -> Iterator[list]:
@@ -384,10 +390,12 @@ def predict(
     normalize = record.get("normalize", "fixed") if record else "fixed"
     if normalize == "fixed" or not complete:
         pixels = (PIXEL_MEAN, PIXEL_SCALE)
-    elif mode == "spot":
-        pixels = pixel_statistics(aligned_frames[sorted({f for w in complete for f in w.frames})])
     else:
-        pixels = pixel_statistics(clip for _, clip in window_clips(frames, alignment.matrices, complete, once=True))
+        seen = sorted({f for w in complete for f in w.frames})
+        if mode == "spot":
+            pixels = pixel_statistics(aligned_frames[seen])
+        else:
+            pixels = pixel_statistics(aligned_frames_of(frames, alignment.matrices, set(seen)))
 
     def run(chunk: list[tuple[Window, np.ndarray]], heads: tuple[str, ...], keep_flow: bool) -> None:
         """One batch of (window, aligned frames) through the model; fills the windows' outputs."""
@@ -448,11 +456,10 @@ def spot_windows(source: FrameSource, fps: float, align: str, settings=None):
     """Spot a video, then read and align only the frames of each micro-expression's clip.
 
     Returns (windows, aligned frames, landmarks, frames without a face, spotted intervals)."""
-    from mol.infer.spot import analysis_step, measure, skipping_frames, spot
+    from mol.infer.spot import spot
+    from mol.infer.spot_run import measure_frames
 
-    if not fps or fps <= 0 or math.isnan(fps):
-        raise ConfigError(f"{source.source}: spotting needs the frame rate of a frame folder; give --fps")
-    signals = measure(skipping_frames(source, analysis_step(fps)), fps, len(source))
+    signals = measure_frames(source, fps)
     spotted = spot(signals, settings)
     micro = [i for i in spotted if i.kind == "micro"]
     windows = [Window(n, i.onset, i.offset, clip_frames_of(i, len(source)), True) for n, i in enumerate(micro)]

@@ -36,21 +36,27 @@ def measure_video(source: Path, fps: float, cache: Path | None = None, progress:
     """The front-end's signals of one video file or frame folder (read from ``cache`` if there)."""
     if cache is not None and cache.is_file():
         return Signals.load(cache)
-    frames = FrameSource(source)
+    signals = measure_frames(FrameSource(source), fps, progress)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        signals.save(cache)
+    return signals
+
+
+def measure_frames(frames: FrameSource, fps: float, progress: bool = False) -> Signals:
+    """The front-end's signals of decoded frames; ``fps`` (else the video file's own rate) is
+    required, since micro (≤ 0.5 s) and macro are told apart in seconds: no guessing."""
     fps = fps if fps and fps > 0 else frames.fps
-    if not fps or fps <= 0:  # micro (≤ 0.5 s) and macro are told apart in seconds: no guessing
-        raise ConfigError(f"{source}: the frame rate of a frame folder is unknown; give --fps")
+    if not fps or fps <= 0:
+        raise ConfigError(f"{frames.source}: the frame rate of a frame folder is unknown; give --fps")
     bar = None
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(frames), desc=f"spot {source.name}", unit="frame")
+        bar = tqdm(total=len(frames), desc=f"spot {frames.source.name}", unit="frame")
     signals = measure(skipping_frames(frames, analysis_step(fps)), fps, len(frames), bar.update if bar else None)
     if bar:
         bar.close()
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        signals.save(cache)
     return signals
 
 
