@@ -16,6 +16,9 @@ RIGHT_EYE = slice(42, 48)
 # pixel normalisation: "fixed" maps uint8 to [-1, 1] the same way everywhere; "subject" scales
 # by the mean and standard deviation of each subject's frames, as the reference does
 PIXEL_NORMALIZATIONS = ("fixed", "subject")
+# a video's clips: "strided" (the reference's: clip j takes frames j, j+s, …, j+7s, s = ⌊L/8⌋)
+# or "onset_apex" (one clip of 8 frames evenly spaced from the annotated onset to the apex)
+CLIP_SAMPLINGS = ("strided", "onset_apex")
 ALIGN_MODES = ("per-frame", "onset")  # one similarity transform per frame, or the onset's for all
 FLOW_METHODS = ("tvl1", "dis", "farneback")  # OpenCV estimators for ground-truth flow
 EXACT_FLOW = "exact"  # the synthetic generator's own flow, for `mol synth` data only

@@ -130,7 +130,7 @@ def test_subject_normalisation_uses_each_subjects_own_frame_statistics(tiny_synt
         seen[entry.subject] = mean
         ref = ds.refs[i]
         o = EVAL_OFFSET
-        picked = cache.group(entry.key)["frames"][ref.start :: ref.stride][:8, o : o + 128, o : o + 128]
+        picked = cache.group(entry.key)["frames"][list(ref.frames), o : o + 128, o : o + 128]
         expected = torch.from_numpy(((picked - mean) / std).astype(np.float32))
         torch.testing.assert_close(ds[i]["clip"][0], expected, rtol=1e-5, atol=1e-5)
         batch = to_model_inputs(torch.utils.data.default_collate([raw[i]]), "cpu")
@@ -180,3 +180,33 @@ def test_pixel_statistics_of_an_array_or_frames_one_at_a_time():
     np.testing.assert_allclose(pixel_statistics(frames), expected)
     np.testing.assert_allclose(pixel_statistics(f for f in frames), expected)
     assert pixel_statistics(np.full((2, 4, 4), 9, np.uint8)) == (9.0, 1.0)  # flat: scale 1, not 0
+
+
+def test_onset_apex_sampling_takes_one_clip_from_onset_to_apex_with_its_flows(tiny_synthetic_cache, tmp_path):
+    import shutil
+
+    import h5py
+
+    from mol.data.cache import CacheError
+
+    cache = Cache(tiny_synthetic_cache)
+    ds = ClipDataset(cache, sampling="onset_apex", raw=True)
+    assert len(ds) == len(cache.videos)  # one clip per video
+    o = EVAL_OFFSET
+    for i in (0, len(ds) - 1):
+        entry = cache.videos[ds.refs[i].video]
+        frames_at = list(entry.onset_apex_frames)
+        g = cache.group(entry.key)
+        item = ds[i]
+        np.testing.assert_array_equal(item["clip"].numpy(), g["frames"][()][frames_at, o : o + 128, o : o + 128])
+        np.testing.assert_array_equal(item["flow"].numpy(), g["onset_apex_flows"][:, o : o + 128, o : o + 128])
+        np.testing.assert_allclose(item["landmarks"].numpy(), g["landmarks"][()][frames_at[1:]] - o)
+        assert item["start"] == frames_at[0]
+    with pytest.raises(ValueError, match="clip sampling"):
+        ClipDataset(cache, sampling="apex")
+    copy = tmp_path / "old.h5"
+    shutil.copy(tiny_synthetic_cache, copy)
+    with h5py.File(copy, "r+") as f:
+        del f["videos"][cache.videos[1].key].attrs["onset_apex_frames"]  # as an older mol made it
+    with pytest.raises(CacheError, match=f"{cache.videos[1].key}.*mol prepare"):
+        ClipDataset(Cache(copy), sampling="onset_apex")

@@ -9,7 +9,9 @@ import pytest
 
 from mol.cli import main
 from mol.constants import ALIGNED_SIZE
+from mol.data.apex import onset_apex_frames, onset_apex_indices, onset_apex_pairs
 from mol.data.cache import FORMAT_VERSION, Cache, CacheError
+from mol.data.flow import compute_flow
 from mol.data.prepare import prepare, process_video
 from mol.data.records import VideoRecord
 
@@ -60,6 +62,19 @@ def test_cache_contents_and_attributes(prepared):
     assert g["frames"].shape == (17, 144, 144) and g["frames"].dtype == np.uint8
     assert g["landmarks"].shape == (17, 68, 2) and g["flows"].shape == (14, 144, 144, 2)
     assert g["flows"].dtype == np.float16 and g.attrs["fps"] == 200
+
+
+def test_the_onset_to_apex_clip_and_its_flows_are_stored(prepared):
+    cache = Cache(prepared[0])
+    for v in cache.videos:  # EP01_01 has an apex; EP01_02's is "/" (the middle of the clip instead)
+        onset, apex, _ = onset_apex_indices(v)
+        assert list(v.onset_apex_frames) == onset_apex_frames(onset, apex)
+        g = cache.group(v.key)
+        frames, stored = g["frames"][()], g["onset_apex_flows"][()]
+        assert stored.shape == (7, 144, 144, 2) and stored.dtype == np.float16
+        for k, (i, j) in enumerate(onset_apex_pairs(onset, apex)):
+            expected = np.zeros((144, 144, 2)) if i == j else compute_flow(frames[i], frames[j], "dis")
+            np.testing.assert_allclose(stored[k], expected, atol=2e-2)
 
 
 def test_report_lists_every_video_with_a_reason(prepared):

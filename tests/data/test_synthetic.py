@@ -106,6 +106,13 @@ def test_prepare_exact_carries_ground_truth_through_alignment(small_set):
     warped = cv2.remap(frames[n + s], xs + flows[n][..., 0], ys + flows[n][..., 1], cv2.INTER_LINEAR)
     inner = (slice(30, 114), slice(30, 114))
     assert np.abs(warped - frames[n])[inner].mean() < np.abs(frames[n + s] - frames[n])[inner].mean()
+    # the onset-to-apex clip's exact flows carry its frames onto each other as well
+    key_flows = g["onset_apex_flows"][()].astype(np.float32)
+    k = int(np.argmax(np.abs(key_flows).reshape(7, -1).max(1)))
+    i, j = entry.onset_apex_frames[k], entry.onset_apex_frames[k + 1]
+    assert i < j and np.abs(key_flows[k]).max() > 0.1
+    warped = cv2.remap(frames[j], xs + key_flows[k][..., 0], ys + key_flows[k][..., 1], cv2.INTER_LINEAR)
+    assert np.abs(warped - frames[i])[inner].mean() < np.abs(frames[j] - frames[i])[inner].mean()
     truth = GroundTruth(small_set / "ground_truth.h5")
     video = truth.video(entry.subject, entry.video_id)
     identity = np.tile(np.array([[1.0, 0, 0], [0, 1.0, 0]]), (len(video.landmarks), 1, 1))

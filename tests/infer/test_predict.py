@@ -234,6 +234,8 @@ def test_clip_frames_follow_training_sampling():
     assert clip_frames_of(Interval(10, 20, 33, "micro"), 100) == list(range(10, 34, 3))  # 24 frames: stride 3
     assert clip_frames_of(Interval(50, 51, 53, "micro"), 100) == list(range(47, 55))  # widened around its centre
     assert clip_frames_of(Interval(0, 1, 2, "micro"), 100) == list(range(8))  # not before the first frame
+    # a model trained on onset-to-apex clips: evenly from the spotted onset to the spotted apex
+    assert clip_frames_of(Interval(10, 24, 33, "micro"), 100, "onset_apex") == list(range(10, 25, 2))
 
 
 def test_windows_mode_memory_does_not_grow_with_the_videos_length(tmp_path, checkpoint):

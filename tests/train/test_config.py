@@ -31,6 +31,8 @@ def test_overrides_are_typed_and_checked(tmp_path):
         load_config(None, ["learning_rate=1"])
     with pytest.raises(ValueError, match="protocol"):
         load_config(None, ["protocol=kfold"])
+    with pytest.raises(ValueError, match="clip_sampling"):
+        load_config(None, ["clip_sampling=apex"])
     with pytest.raises(ValueError, match="loss weight"):
         load_config(None, ["loss_mer=0", "loss_flow=0", "loss_landmark=0"])
     bad = tmp_path / "bad.yaml"

@@ -86,6 +86,25 @@ def test_checkpoints_record_how_and_on_what_their_heads_were_trained(tiny_synthe
     assert (record["subjects"], record["videos"], record["fps"]) == (2, 10, [200.0])
 
 
+def test_onset_apex_sampling_trains_and_tests_one_clip_per_video_and_is_recorded(tiny_synthetic_cache, tmp_path):
+    import csv
+    import json
+
+    from mol.data.cache import Cache
+    from mol.model.checkpoint import read_checkpoint_metadata
+    from mol.train.run import train_run
+
+    config = load_config(None, [*FAST, "steps=2", "clip_sampling=onset_apex"])
+    train_run([str(tiny_synthetic_cache)], tmp_path / "run", config, folds=["0"], progress=False)
+    fold = tmp_path / "run" / "fold_casme2_sub01"
+    record = json.loads(read_checkpoint_metadata(fold / "model.safetensors")["training"])
+    assert record["clip_sampling"] == "onset_apex"
+    starts = {v.video_id: v.onset_apex_frames[0] for v in Cache(tiny_synthetic_cache).videos if v.subject == "sub01"}
+    with open(fold / "predictions.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["video"]: int(r["clip_start"]) for r in rows} == starts and len(rows) == len(starts)
+
+
 def test_the_reference_fcc_initialisation_draws_embeddings_and_biases_from_a_unit_normal():
     from mol.model.fcc import FCC
     from mol.train.trainer import build_model

@@ -10,14 +10,35 @@ expression), as the MEGC 2019 baselines do for SMIC.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
-from mol.constants import CROP
+from mol.constants import CLIP_FRAMES, CROP
 from mol.constants import EVAL_OFFSET as CROP_OFFSET
 from mol.data.cache import Cache, CacheError, VideoEntry
 from mol.data.flow import FLOW_METHODS, compute_flow
 
 EXACT_FALLBACK = "tvl1"  # exact synthetic flow exists only between clip frames; estimate instead
+
+
+def onset_apex_span(
+    num_frames: int, first_frame: int, onset: int | None, apex: int | None, offset: int | None
+) -> tuple[int, int, str]:
+    """(onset index, apex index, how the apex was found) in a video's frames, from a sheet's
+    frame numbers (None or negative: not annotated) and the number of the first frame file."""
+    last = num_frames - 1
+
+    def index(number: int | None) -> int | None:
+        return None if number is None or number < 0 else min(max(number - first_frame, 0), last)
+
+    start = index(onset) or 0
+    apex_index, offset_index = index(apex), index(offset)
+    if apex_index is not None and apex_index > start:
+        return start, apex_index, "annotated apex"
+    if offset_index is not None and offset_index > start:
+        return start, (start + offset_index + 1) // 2, "middle of the annotated interval"
+    return start, (start + last + 1) // 2, "middle of the clip"
 
 
 def onset_apex_indices(entry: VideoEntry) -> tuple[int, int, str]:
@@ -26,18 +47,20 @@ def onset_apex_indices(entry: VideoEntry) -> tuple[int, int, str]:
         raise CacheError(
             f"{entry.key}: the cache does not record frame numbers (made by an older mol); rerun `mol prepare`"
         )
-    last = entry.num_frames - 1
+    return onset_apex_span(entry.num_frames, entry.first_frame, entry.onset, entry.apex, entry.offset)
 
-    def index(number: int) -> int | None:
-        return None if number < 0 else min(max(number - entry.first_frame, 0), last)
 
-    onset, apex, offset = index(entry.onset), index(entry.apex), index(entry.offset)
-    start = 0 if onset is None else onset
-    if apex is not None and apex > start:
-        return start, apex, "annotated apex"
-    if offset is not None and offset > start:
-        return start, (start + offset + 1) // 2, "middle of the annotated interval"
-    return start, (start + last + 1) // 2, "middle of the clip"
+def onset_apex_frames(onset: int, apex: int) -> list[int]:
+    """The 8 frames of an onset-to-apex clip: evenly spaced from the onset to the apex, rounded
+    to whole frames; an expression shorter than 8 frames repeats some (their pairs: no motion)."""
+    step = (apex - onset) / (CLIP_FRAMES - 1)
+    return [onset + int(k * step + 0.5) for k in range(CLIP_FRAMES)]
+
+
+def onset_apex_pairs(onset: int, apex: int) -> list[tuple[int, int]]:
+    """The 7 consecutive frame pairs of the onset-to-apex clip (flow targets)."""
+    frames = onset_apex_frames(onset, apex)
+    return list(itertools.pairwise(frames))
 
 
 def flow_method_for(cache: Cache) -> str:

@@ -8,8 +8,10 @@ Layout::
     /videos/<key>/landmarks  (L, 68, 2) float32  (x, y) in aligned pixels
     /videos/<key>/face_found (L,) bool           False: transform borrowed from the nearest face
     /videos/<key>/flows      (P, S, S, 2) float16 flow from frame i to i + flow_stride, i < P
+    /videos/<key>/onset_apex_flows (7, S, S, 2) float16  flow between consecutive frames of the
+                             onset-to-apex clip (attr onset_apex_frames: its 8 frame indices)
     /videos/<key>            attrs: dataset, subject, video_id, label, emotion, onset, apex,
-                             offset (-1 = unknown), fps, source, flow_stride
+                             offset (-1 = unknown), fps, source, flow_stride, onset_apex_frames
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from mol.constants import CLIP_FRAMES
 from mol.errors import CacheError
 
 FORMAT_NAME = "mol-cache"
@@ -45,15 +48,20 @@ class VideoEntry:
     apex: int
     offset: int
     first_frame: int = -1  # the number of the first frame file; sheets' frame numbers count from it
+    onset_apex_frames: tuple[int, ...] = ()  # the onset-to-apex clip's frames (): made by an older mol
 
 
-def new_video(group: h5py.Group, num_frames: int, num_pairs: int, size: int) -> tuple[h5py.Dataset, h5py.Dataset]:
-    """Empty ``frames`` and ``flows`` datasets of one video, one chunk per frame or pair, to be
-    filled one frame at a time (a long video is never held in memory)."""
+def new_video(
+    group: h5py.Group, num_frames: int, num_pairs: int, size: int
+) -> tuple[h5py.Dataset, h5py.Dataset, h5py.Dataset]:
+    """Empty ``frames``, ``flows`` and ``onset_apex_flows`` datasets of one video, one chunk per
+    frame or pair, to be filled one at a time (a long video is never held in memory)."""
     frames = group.create_dataset("frames", (num_frames, size, size), np.uint8, chunks=(1, size, size))
     flow_chunks = (1, size, size, 2) if num_pairs else None
     flows = group.create_dataset("flows", (num_pairs, size, size, 2), np.float16, chunks=flow_chunks)
-    return frames, flows
+    shape = (CLIP_FRAMES - 1, size, size, 2)
+    onset_apex = group.create_dataset("onset_apex_flows", shape, np.float16, chunks=(1, size, size, 2))
+    return frames, flows, onset_apex
 
 
 def write_video_attrs(group: h5py.Group, landmarks: np.ndarray, face_found: np.ndarray, attrs: dict) -> None:
@@ -114,6 +122,7 @@ class Cache:
             apex=int(a["apex"]),
             offset=int(a["offset"]),
             first_frame=int(a.get("first_frame_number", -1)),
+            onset_apex_frames=tuple(int(i) for i in a.get("onset_apex_frames", ())),
         )
 
     def _file(self) -> h5py.File:

@@ -1,6 +1,8 @@
 """Training and evaluation clips from a prepared cache, as a torch Dataset.
 
-A video of L frames gives s = floor(L / 8) clips; clip j takes frames j, j+s, …, j+7s. Training
+A video of L frames gives s = floor(L / 8) clips; clip j takes frames j, j+s, …, j+7s (the
+reference's sampling). With ``sampling="onset_apex"`` a video gives one clip instead, its 8 frames
+evenly spaced from the annotated onset to the apex, with the flows the cache stores for them. Training
 crops 128×128 at a random offset in 0..16 shared by all frames of a clip; evaluation crops at
 offset 8. Landmarks are shifted by the crop offset of that one sample (never accumulated), and
 the optional horizontal flip mirrors frames, flow (negating its x component) and landmarks
@@ -17,9 +19,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mol.constants import CLIP_FRAMES, CROP, EVAL_OFFSET, NUM_LANDMARKS, PIXEL_NORMALIZATIONS
+from mol.constants import CLIP_FRAMES, CLIP_SAMPLINGS, CROP, EVAL_OFFSET, NUM_LANDMARKS, PIXEL_NORMALIZATIONS
 from mol.data.cache import Cache
-from mol.errors import ConfigError
+from mol.errors import CacheError, ConfigError
 
 MODEL_INPUTS = ("clip", "flow", "landmarks")  # the item entries to_model_inputs finishes
 
@@ -89,16 +91,39 @@ MIRROR_68 = _mirror_permutation()
 @dataclass(frozen=True)
 class ClipRef:
     video: int  # index into Cache.videos
-    start: int  # clip offset j
-    stride: int  # s
+    start: int  # first frame
+    frames: tuple[int, ...]  # the clip's 8 frame indices
+    flows: tuple[int, ...]  # its 7 pairs' indices into the stored flows (``flows`` or ``onset_apex_flows``)
+    onset_apex: bool = False  # flows stored in ``onset_apex_flows``
 
 
-def clip_refs(cache: Cache, video_indices: Sequence[int] | None = None) -> list[ClipRef]:
+def clip_refs(cache: Cache, video_indices: Sequence[int] | None = None, sampling: str = "strided") -> list[ClipRef]:
+    """Every clip of the videos: ⌊L/8⌋ strided clips each, or one onset-to-apex clip each."""
+    if sampling not in CLIP_SAMPLINGS:
+        raise ConfigError(f"clip sampling must be one of {CLIP_SAMPLINGS}, got {sampling!r}")
     refs = []
     for i in video_indices if video_indices is not None else range(len(cache.videos)):
-        s = cache.videos[i].num_frames // CLIP_FRAMES
-        refs += [ClipRef(i, j, s) for j in range(s)]
+        entry = cache.videos[i]
+        if sampling == "onset_apex":
+            if not entry.onset_apex_frames:
+                raise CacheError(
+                    f"{cache.path}: video {entry.key} has no onset-to-apex clip (the cache was made by an "
+                    "older mol); run `mol prepare` again into a new cache file"
+                )
+            pairs = tuple(range(CLIP_FRAMES - 1))
+            refs.append(ClipRef(i, entry.onset_apex_frames[0], entry.onset_apex_frames, pairs, onset_apex=True))
+            continue
+        s = entry.num_frames // CLIP_FRAMES
+        for j in range(s):
+            frames = tuple(j + k * s for k in range(CLIP_FRAMES))
+            refs.append(ClipRef(i, j, frames, frames[:-1]))  # flows[i] is the flow from frame i to i + s
     return refs
+
+
+def _rows(stored, indices: Sequence[int]) -> np.ndarray:
+    """``stored[indices]`` for increasing indices that may repeat (h5py's list indexing refuses
+    repeats): one read of the span, then a selection in memory."""
+    return stored[indices[0] : indices[-1] + 1][np.subtract(indices, indices[0])]
 
 
 class ClipDataset(Dataset):
@@ -124,6 +149,7 @@ class ClipDataset(Dataset):
         raw: bool = False,
         normalize: str = "fixed",
         eval_crops: int = 1,
+        sampling: str = "strided",
     ) -> None:
         """``crop_jitter`` j: training crops start at a random offset in [8 - j, 8 + j] (both axes,
         shared by the clip's frames); the reference's 0..16 is j = 8, and j = 0 always crops the
@@ -132,9 +158,10 @@ class ClipDataset(Dataset):
         ``normalize``: "fixed" ((x - 127.5) / 127.5) or "subject" (by the statistics of the
         subject's frames, the reference's). ``eval_crops`` n > 1 (evaluation only): every clip
         is seen n times, each at a random offset in 0..16 seeded by (seed, clip, crop), as the
-        reference's test sets of 5 random crops per clip; n = 1 is the centre crop."""
+        reference's test sets of 5 random crops per clip; n = 1 is the centre crop. ``sampling``:
+        one of CLIP_SAMPLINGS (see the module's docstring)."""
         self.cache = cache if isinstance(cache, Cache) else Cache(cache)
-        self.refs = clip_refs(self.cache, video_indices)
+        self.refs = clip_refs(self.cache, video_indices, sampling)
         self.train = train
         self.flip = flip
         self.seed = seed
@@ -180,18 +207,16 @@ class ClipDataset(Dataset):
         ref = self.refs[index // self.eval_crops]
         entry = self.cache.videos[ref.video]
         group = self.cache.group(entry.key)
-        frame_idx = [ref.start + k * ref.stride for k in range(CLIP_FRAMES)]
         ox, oy, flip = self._augmentation(index, epoch)
         ys, xs = slice(oy, oy + CROP), slice(ox, ox + CROP)
         # one hyperslab read per frame: h5py's list indexing is ~10x slower for the same bytes
-        stored_frames, stored_flows = group["frames"], group["flows"]
-        frames = np.stack([stored_frames[i, ys, xs] for i in frame_idx])  # (8, 128, 128) uint8
-        # flows[i] is the flow from frame i to i + stride, so pair k of clip j is flows[j + k·s]
-        flows = np.stack([stored_flows[i, ys, xs] for i in frame_idx[:-1]])  # (7, 128, 128, 2) float16
-        landmarks = group["landmarks"][frame_idx[1] : frame_idx[-1] + 1 : ref.stride]  # frames 1..7: (7, 68, 2)
-        landmarks = landmarks - np.array([ox, oy], dtype=np.float32)
+        stored_frames = group["frames"]
+        stored_flows = group["onset_apex_flows" if ref.onset_apex else "flows"]
+        frames = np.stack([stored_frames[i, ys, xs] for i in ref.frames])  # (8, 128, 128) uint8
+        flows = np.stack([stored_flows[i, ys, xs] for i in ref.flows])  # (7, 128, 128, 2) float16
+        landmarks = _rows(group["landmarks"], ref.frames[1:]) - np.array([ox, oy], dtype=np.float32)  # frames 1..7
         # frames without a detected face borrowed a neighbour's landmarks: no target for them
-        detected = group["face_found"][frame_idx[1] : frame_idx[-1] + 1 : ref.stride]
+        detected = _rows(group["face_found"], ref.frames[1:])
         if flip:
             frames = frames[:, :, ::-1]
             flows = flows[:, :, ::-1] * np.array([-1.0, 1.0], dtype=flows.dtype)

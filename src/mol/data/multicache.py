@@ -54,7 +54,7 @@ def open_caches(paths: list[str | Path]) -> RunData:
 
 class MultiCacheClips(Dataset):
     """The clips of chosen videos across caches; items carry their cache index. ``options``
-    go to every cache's :class:`ClipDataset` (flip, crop_jitter, normalize, eval_crops)."""
+    go to every cache's :class:`ClipDataset` (flip, crop_jitter, normalize, eval_crops, sampling)."""
 
     def __init__(self, data: RunData, videos: list[VideoRef], train: bool, seed: int, **options) -> None:
         self.parts = []

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from mol.constants import ALIGNED_SIZE, CLIP_FRAMES
 from mol.data.align import ALIGN_MODES, NoFaceError, fit_alignment, warp_frames
+from mol.data.apex import onset_apex_frames, onset_apex_pairs, onset_apex_span
 from mol.data.cache import Cache, CacheError, create_cache, new_video, open_h5, read_options, write_video_attrs
 from mol.data.flow import FLOW_METHODS, compute_flow, needed_pairs, reference_flow_calls
 from mol.data.frames import FrameError, FrameSource, frame_number, list_frames
@@ -137,10 +138,18 @@ def process_video(
     if options["align"] == "onset":
         row["aligned_on"] = f"frame {alignment.reference} ({'annotated onset' if onset is not None else 'first face'})"
     pairs = needed_pairs(len(frames), CLIP_FRAMES)
-    attrs = {**_video_attrs(record, label, pairs[0][1] - pairs[0][0]), "align_reference": alignment.reference}
+    onset_index, apex_index, _ = onset_apex_span(
+        len(frames), first_frame_number(record.source), record.onset, record.apex, record.offset
+    )
+    key_pairs = onset_apex_pairs(onset_index, apex_index)
+    attrs = {
+        **_video_attrs(record, label, pairs[0][1] - pairs[0][0]),
+        "align_reference": alignment.reference,
+        "onset_apex_frames": onset_apex_frames(onset_index, apex_index),
+    }
     tmp = shard.with_name(f".{shard.name}.tmp")
     with h5py.File(tmp, "w") as f:
-        aligned, flows = new_video(f, len(frames), len(pairs), size)
+        aligned, flows, key_flows = new_video(f, len(frames), len(pairs), size)
         warp_frames(frames, alignment.matrices, aligned, size)
         landmarks = alignment.landmarks
         if options["flow"] == "exact":
@@ -149,11 +158,13 @@ def process_video(
                 video = truth.video(record.subject, record.video_id)
             finally:
                 truth.close()
-            exact, landmarks = aligned_ground_truth(video, alignment.matrices, pairs, size)
-            flows[...] = exact.astype(np.float16)
+            exact, landmarks = aligned_ground_truth(video, alignment.matrices, pairs + key_pairs, size)
+            flows[...] = exact[: len(pairs)].astype(np.float16)
+            key_flows[...] = exact[len(pairs) :].astype(np.float16)
         else:
-            for n, (i, j) in enumerate(pairs):
-                flows[n] = compute_flow(aligned[i], aligned[j], options["flow"])
+            for target, chosen in ((flows, pairs), (key_flows, key_pairs)):
+                for n, (i, j) in enumerate(chosen):
+                    target[n] = 0.0 if i == j else compute_flow(aligned[i], aligned[j], options["flow"])
         write_video_attrs(f, landmarks, alignment.face_found, attrs)
     os.replace(tmp, shard)
     return {

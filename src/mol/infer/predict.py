@@ -30,6 +30,7 @@ import torch
 
 from mol.constants import ALIGNED_SIZE, CLIP_FRAMES, CROP, EVAL_OFFSET, FRAME_PAIRS, NUM_LANDMARKS
 from mol.data.align import NoFaceError, align_video, detect_landmarks, fit_alignment, warp
+from mol.data.apex import onset_apex_frames
 from mol.data.clips import PIXEL_MEAN, PIXEL_SCALE, normalize_frames, pixel_statistics
 from mol.data.frames import FrameError, FrameSource, is_video_file
 from mol.data.records import Interval
@@ -256,9 +257,12 @@ def batched(items: Iterable, size: int) -> Iterator[list]:
         yield batch
 
 
-def clip_frames_of(interval: Interval, num_frames: int) -> list[int]:
-    """8 frames sampled from an interval as a training clip is from its video (stride
-    ⌊length/8⌋ from the onset); an interval shorter than 8 frames is widened around its centre."""
+def clip_frames_of(interval: Interval, num_frames: int, sampling: str = "strided") -> list[int]:
+    """8 frames sampled from an interval as a training clip is from its video: strided (stride
+    ⌊length/8⌋ from the onset; an interval shorter than 8 frames is widened around its centre)
+    or, for a model trained on onset-to-apex clips, evenly from the onset to the apex."""
+    if sampling == "onset_apex":
+        return onset_apex_frames(interval.onset, max(interval.apex, interval.onset))
     onset, offset = interval.onset, interval.offset
     if offset - onset + 1 < CLIP_FRAMES:
         onset = max(0, min(num_frames - CLIP_FRAMES, (onset + offset) // 2 - CLIP_FRAMES // 2))
@@ -364,8 +368,11 @@ def predict(
         notes.append(message)
     lap("read frames")
     spotted: list[Interval] = []
+    sampling = record.get("clip_sampling", "strided") if record else "strided"
     if mode == "spot":
-        windows, aligned_frames, landmarks, missing, spotted = spot_windows(frames, rate, align, spot_settings)
+        windows, aligned_frames, landmarks, missing, spotted = spot_windows(
+            frames, rate, align, spot_settings, sampling
+        )
         lap("spot and align")
         micro = sum(i.kind == "micro" for i in spotted)
         if not micro:
@@ -375,6 +382,11 @@ def predict(
             alignment = fit_alignment(frames, align, ALIGNED_SIZE, detect_landmarks, unreadable=set(frames.unreadable))
         except NoFaceError:
             raise NoFaceError(f"{input_path}: no face found in any of its {len(frames)} frames") from None
+        if sampling == "onset_apex":
+            notes.append(
+                "This model was trained on clips from a micro-expression's onset to its apex; sliding "
+                "windows sample whole windows instead, unlike its training (the spot mode samples as it did)."
+            )
         span = parse_span(window, rate, 48)
         step = parse_span(stride, rate, max(1, span // 6))
         windows = plan_windows(len(frames), span, step, alignment.face_found)
@@ -452,8 +464,9 @@ def predict(
     return result
 
 
-def spot_windows(source: FrameSource, fps: float, align: str, settings=None):
-    """Spot a video, then read and align only the frames of each micro-expression's clip.
+def spot_windows(source: FrameSource, fps: float, align: str, settings=None, sampling: str = "strided"):
+    """Spot a video, then read and align only the frames of each micro-expression's clip
+    (sampled from its interval as ``sampling`` says; see :func:`clip_frames_of`).
 
     Returns (windows, aligned frames, landmarks, frames without a face, spotted intervals)."""
     from mol.infer.spot import spot
@@ -462,7 +475,9 @@ def spot_windows(source: FrameSource, fps: float, align: str, settings=None):
     signals = measure_frames(source, fps)
     spotted = spot(signals, settings)
     micro = [i for i in spotted if i.kind == "micro"]
-    windows = [Window(n, i.onset, i.offset, clip_frames_of(i, len(source)), True) for n, i in enumerate(micro)]
+    windows = [
+        Window(n, i.onset, i.offset, clip_frames_of(i, len(source), sampling), True) for n, i in enumerate(micro)
+    ]
     raw = read_selected(source, {f for w in windows for f in w.frames})
     aligned: dict[int, np.ndarray] = {}
     landmarks: dict[int, np.ndarray] = {}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from mol.constants import PIXEL_NORMALIZATIONS
+from mol.constants import CLIP_SAMPLINGS, PIXEL_NORMALIZATIONS
 from mol.errors import ConfigError
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "configs"  # shipped inside the package
@@ -85,6 +85,9 @@ class TrainConfig:
     report_oracle: bool = False  # also report the reference's best-test-epoch figure (optimistic)
     flip: bool = True
     crop_jitter: int = 8  # training crops at 8 ± crop_jitter (the reference: 0..16, i.e. 8)
+    # strided: ⌊L/8⌋ clips per video spanning all of it (the reference); onset_apex: one clip per
+    # video from the annotated onset to the apex, in training and test
+    clip_sampling: str = "strided"
     # The reference's own procedure (the `reference` preset sets each):
     # its per-epoch evaluation calls model.eval() and nothing switches back, so from its second
     # epoch on it trains with BatchNorm running statistics frozen and dropout off (1; 0: never)
@@ -119,6 +122,7 @@ class TrainConfig:
             ("head_init", HEAD_INITS),
             ("f5c_init", F5C_INITS),
             ("normalize", PIXEL_NORMALIZATIONS),
+            ("clip_sampling", CLIP_SAMPLINGS),
         )
         for name, allowed in choices:
             if getattr(self, name) not in allowed:

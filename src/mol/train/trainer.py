@@ -275,12 +275,12 @@ class FoldTrainer:
             to_channels_last(self.model)
         self.optimizer = make_optimizer(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "float16")
-        pixels = {"normalize": config.normalize}
+        shared = {"normalize": config.normalize, "sampling": config.clip_sampling}
         self.train_ds = MultiCacheClips(
-            data, fold.train, train=True, seed=seed, flip=config.flip, crop_jitter=config.crop_jitter, **pixels
+            data, fold.train, train=True, seed=seed, flip=config.flip, crop_jitter=config.crop_jitter, **shared
         )
-        self.val_ds = MultiCacheClips(data, fold.val, train=False, seed=seed, **pixels) if fold.val else None
-        self.test_ds = MultiCacheClips(data, fold.test, train=False, seed=seed, eval_crops=config.test_crops, **pixels)
+        self.val_ds = MultiCacheClips(data, fold.val, train=False, seed=seed, **shared) if fold.val else None
+        self.test_ds = MultiCacheClips(data, fold.test, train=False, seed=seed, eval_crops=config.test_crops, **shared)
         if len(self.train_ds) == 0 or len(self.test_ds) == 0:
             raise ConfigError(f"fold {fold.name}: no training or no test clips")
         self.progress = FoldProgress()
@@ -523,6 +523,7 @@ def training_record(config: TrainConfig, data: RunData, fold: Fold, steps: int) 
         "flow": sorted({str(o.get("flow")) for o in options}),
         "fps": sorted({v.entry.fps for v in trained if not math.isnan(v.entry.fps)}),
         "normalize": config.normalize,
+        "clip_sampling": config.clip_sampling,
     }
 
 
