@@ -210,3 +210,9 @@ def test_onset_apex_sampling_takes_one_clip_from_onset_to_apex_with_its_flows(ti
         del f["videos"][cache.videos[1].key].attrs["onset_apex_frames"]  # as an older mol made it
     with pytest.raises(CacheError, match=f"{cache.videos[1].key}.*mol prepare"):
         ClipDataset(Cache(copy), sampling="onset_apex")
+
+
+def test_labels_are_the_items_labels_without_reading_frames(tiny_synthetic_cache):
+    cache = Cache(tiny_synthetic_cache)
+    for ds in (ClipDataset(cache, raw=True), ClipDataset(cache, raw=True, eval_crops=2, sampling="onset_apex")):
+        assert ds.labels() == [ds[i]["label"] for i in range(len(ds))]

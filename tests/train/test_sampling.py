@@ -50,3 +50,26 @@ def test_the_order_is_that_of_a_shuffling_dataloader_with_the_same_generator():
         loader = torch.utils.data.DataLoader(list(range(23)), 4, shuffle=True, generator=g, drop_last=True)
         expected = [b.tolist() for b in loader]
         assert EpochBatchSampler(size=23, batch_size=4, seed=5).epoch_batches(epoch) == expected
+
+
+def test_balanced_epochs_draw_every_class_equally_often_and_resume_exactly():
+    from collections import Counter
+
+    from mol.train.sampling import balanced_order
+
+    labels = [0] * 12 + [1] * 3 + [2] * 5  # 20 items: 7 places per class
+    order = balanced_order(labels, torch.Generator().manual_seed(0))
+    counts = Counter(labels[i] for i in order)
+    assert counts == {0: 7, 1: 7, 2: 7}
+    assert set(i for i in order if labels[i] == 1) == {12, 13, 14}  # the rare class repeats, whole
+    assert len(set(i for i in order if labels[i] == 0)) == 7  # the common one: 7 of its 12, no repeats
+    assert order != balanced_order(labels, torch.Generator().manual_seed(1))
+    sampler = EpochBatchSampler(size=20, batch_size=7, seed=2, labels=labels)
+    assert sampler.batches_per_epoch == 3  # 21 places
+    whole = take(sampler, 8)
+    for n in (1, 4):
+        assert take(EpochBatchSampler(size=20, batch_size=7, seed=2, labels=labels, start=n), 8 - n) == whole[n:]
+    seen = Counter(labels[i] for batch in whole[:3] for _, i in batch)
+    assert seen == {0: 7, 1: 7, 2: 7}
+    with pytest.raises(ValueError, match="labels"):
+        EpochBatchSampler(size=5, batch_size=2, seed=0, labels=[0, 1])

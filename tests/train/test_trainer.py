@@ -254,3 +254,23 @@ def test_shared_f5c_init_starts_block_b_as_a_copy_of_block_a():
         assert not torch.allclose(independent.f5c_a(r), independent.f5c_b(r))
     pairs = zip(shared.f5c_a.parameters(), shared.f5c_b.parameters(), strict=True)
     assert all(a.data_ptr() != b.data_ptr() for a, b in pairs)
+
+
+def test_balanced_classes_gives_the_loader_every_training_clips_label(tiny_synthetic_cache, tmp_path, monkeypatch):
+    import mol.train.trainer as trainer
+    from mol.train.run import train_run
+
+    seen = {}
+
+    def stop(dataset, *args, labels=None, **kwargs):
+        seen["labels"], seen["dataset"] = labels, dataset
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(trainer, "make_train_loader", stop)
+    for balanced in (False, True):
+        config = load_config(None, [*FAST, f"balanced_classes={str(balanced).lower()}"])
+        with pytest.raises(KeyboardInterrupt):
+            train_run([str(tiny_synthetic_cache)], tmp_path / f"run{balanced}", config, folds=["0"], progress=False)
+        dataset = seen["dataset"]
+        expected = [dataset[i]["label"] for i in range(len(dataset))] if balanced else None
+        assert seen["labels"] == expected

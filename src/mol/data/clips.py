@@ -185,6 +185,10 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.refs) * self.eval_crops
 
+    def labels(self) -> list[int]:
+        """Every item's class label, without reading any frames."""
+        return [self.cache.videos[self.refs[i // self.eval_crops].video].label for i in range(len(self))]
+
     def set_epoch(self, epoch: int) -> None:
         """Changes the random crops and flips of plain integer indices, deterministically per
         (seed, epoch, index)."""

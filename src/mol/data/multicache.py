@@ -69,6 +69,10 @@ class MultiCacheClips(Dataset):
     def __len__(self) -> int:
         return int(self.offsets[-1])
 
+    def labels(self) -> list[int]:
+        """Every item's class label, in item order, without reading any frames."""
+        return [label for _, part in self.parts for label in part.labels()]
+
     def __getitem__(self, index: int | tuple[int, int]) -> dict:
         """``index``: a clip number, or (epoch, clip number) for that epoch's augmentation."""
         epoch, index = index if isinstance(index, tuple) else (None, index)

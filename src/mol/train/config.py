@@ -88,6 +88,9 @@ class TrainConfig:
     # strided: ⌊L/8⌋ clips per video spanning all of it (the reference); onset_apex: one clip per
     # video from the annotated onset to the apex, in training and test
     clip_sampling: str = "strided"
+    # every epoch draws each class's clips equally often (a rare class's repeat), instead of
+    # each clip once: the datasets' classes are far from balanced (CASME II: 99 "others", 25 "surprise")
+    balanced_classes: bool = False
     # The reference's own procedure (the `reference` preset sets each):
     # its per-epoch evaluation calls model.eval() and nothing switches back, so from its second
     # epoch on it trains with BatchNorm running statistics frozen and dropout off (1; 0: never)

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch.utils.data import Sampler
 
 from mol.errors import ConfigError
+
+
+def balanced_order(labels: Sequence[int], generator: torch.Generator) -> list[int]:
+    """One epoch of item indices with every class equally often: each of the C classes present
+    fills ⌈n / C⌉ places, its items in a random order, repeated as often as a rare class needs
+    (a common class's surplus waits for a later epoch's draw); then all places are shuffled."""
+    by_class: dict[int, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_class.setdefault(int(label), []).append(i)
+    per_class = -(-len(labels) // len(by_class))
+    order = []
+    for label in sorted(by_class):
+        items = by_class[label]
+        drawn: list[int] = []
+        while len(drawn) < per_class:
+            drawn += [items[j] for j in torch.randperm(len(items), generator=generator).tolist()]
+        order += drawn[:per_class]
+    return [order[j] for j in torch.randperm(len(order), generator=generator).tolist()]
 
 
 class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
@@ -19,15 +37,29 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
     unless it would be the only one. Carrying the epoch inside each index lets the dataset
     pick that epoch's augmentation in persistent loader workers. Batch ``n`` of the stream
     depends only on (seed, rank, world, n), so a run resumed at step n sees what an
-    uninterrupted run would: start it with ``start=n``.
+    uninterrupted run would: start it with ``start=n``. Given the items' ``labels``, each epoch
+    is a class-balanced draw instead (:func:`balanced_order`).
     """
 
-    def __init__(self, size: int, batch_size: int, seed: int, rank: int = 0, world: int = 1, start: int = 0) -> None:
+    def __init__(
+        self,
+        size: int,
+        batch_size: int,
+        seed: int,
+        rank: int = 0,
+        world: int = 1,
+        start: int = 0,
+        labels: Sequence[int] | None = None,
+    ) -> None:
         if size < 1 or batch_size < 1:
             raise ConfigError(f"need at least one item and a batch size ≥ 1, got {size} items, batch {batch_size}")
+        if labels is not None and len(labels) != size:
+            raise ConfigError(f"{len(labels)} labels for {size} items")
         self.size, self.batch_size, self.seed = size, batch_size, seed
         self.rank, self.world, self.start = rank, world, start
-        per_rank = -(-size // world)
+        self.labels = labels
+        epoch_size = size if labels is None else len(set(labels)) * -(-size // len(set(labels)))
+        per_rank = -(-epoch_size // world)
         self.batches_per_epoch = max(per_rank // batch_size, 1)
 
     def epoch_batches(self, epoch: int) -> list[list[int]]:
@@ -35,7 +67,10 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
         # the order a DataLoader(shuffle=True, generator=g) gives, which first draws its workers'
         # base seed from g: runs made before this sampler existed are reproduced exactly
         torch.empty((), dtype=torch.int64).random_(generator=g)
-        order = torch.randperm(self.size, generator=g).tolist()
+        if self.labels is None:
+            order = torch.randperm(self.size, generator=g).tolist()
+        else:
+            order = balanced_order(self.labels, g)
         if self.world > 1:
             padded = order + order[: (-len(order)) % self.world]
             order = padded[self.rank :: self.world]

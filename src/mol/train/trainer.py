@@ -105,13 +105,16 @@ def make_train_loader(
     rank: int = 0,
     world: int = 1,
     start: int = 0,
+    labels: list[int] | None = None,
 ) -> DataLoader:
     """One persistent loader per fold over an endless, step-indexed batch stream: workers start
     once (not once per epoch), and a stream started at step n reads batch n onwards, exactly as
-    an uninterrupted one would. Batches hold raw items: finish them with to_model_inputs."""
+    an uninterrupted one would. Batches hold raw items: finish them with to_model_inputs. With
+    the items' ``labels``, every epoch draws each class equally often."""
+    sampler = EpochBatchSampler(len(dataset), batch_size, seed, rank=rank, world=world, start=start, labels=labels)
     return DataLoader(
         dataset,
-        batch_sampler=EpochBatchSampler(len(dataset), batch_size, seed, rank=rank, world=world, start=start),
+        batch_sampler=sampler,
         num_workers=workers,
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
@@ -408,8 +411,17 @@ class FoldTrainer:
         self.resume()
         config, p, main = self.config, self.progress, self.rank == 0
         forward = self.wrapped_model()
+        labels = self.train_ds.labels() if config.balanced_classes else None
         loader = make_train_loader(
-            self.train_ds, config.batch_size, config.workers, self.seed, self.device, self.rank, self.world, p.step
+            self.train_ds,
+            config.batch_size,
+            config.workers,
+            self.seed,
+            self.device,
+            self.rank,
+            self.world,
+            p.step,
+            labels=labels,
         )
         stream = iter(loader)
         # TensorBoard events (rank 0), appended to on resume: `tensorboard --logdir RUN_DIR`
