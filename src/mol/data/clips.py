@@ -91,10 +91,13 @@ MIRROR_68 = _mirror_permutation()
 @dataclass(frozen=True)
 class ClipRef:
     video: int  # index into Cache.videos
-    start: int  # first frame
     frames: tuple[int, ...]  # the clip's 8 frame indices
     flows: tuple[int, ...]  # its 7 pairs' indices into the stored flows (``flows`` or ``onset_apex_flows``)
     onset_apex: bool = False  # flows stored in ``onset_apex_flows``
+
+    @property
+    def start(self) -> int:
+        return self.frames[0]
 
 
 def clip_refs(cache: Cache, video_indices: Sequence[int] | None = None, sampling: str = "strided") -> list[ClipRef]:
@@ -111,12 +114,12 @@ def clip_refs(cache: Cache, video_indices: Sequence[int] | None = None, sampling
                     "older mol); run `mol prepare` again into a new cache file"
                 )
             pairs = tuple(range(CLIP_FRAMES - 1))
-            refs.append(ClipRef(i, entry.onset_apex_frames[0], entry.onset_apex_frames, pairs, onset_apex=True))
+            refs.append(ClipRef(i, entry.onset_apex_frames, pairs, onset_apex=True))
             continue
         s = entry.num_frames // CLIP_FRAMES
         for j in range(s):
             frames = tuple(j + k * s for k in range(CLIP_FRAMES))
-            refs.append(ClipRef(i, j, frames, frames[:-1]))  # flows[i] is the flow from frame i to i + s
+            refs.append(ClipRef(i, frames, frames[:-1]))  # flows[i] is the flow from frame i to i + s
     return refs
 
 

@@ -87,16 +87,16 @@ def first_frame_number(source: Path) -> int:
     return 1
 
 
-def annotated_onset_index(record: VideoRecord, num_frames: int) -> int | None:
+def annotated_onset_index(record: VideoRecord, num_frames: int, first: int) -> int | None:
     """The sheet's onset as an index into the video's frames (frame numbers count from the first
-    frame file's), or None where the sheet has no onset or it lies outside the frames."""
+    frame file's, ``first``), or None where the sheet has no onset or it lies outside the frames."""
     if record.onset is None or record.onset < 0:
         return None
-    index = record.onset - first_frame_number(record.source)
+    index = record.onset - first
     return index if 0 <= index < num_frames else None
 
 
-def _video_attrs(record: VideoRecord, label: int, stride: int) -> dict:
+def _video_attrs(record: VideoRecord, label: int, stride: int, first: int) -> dict:
     return {
         "dataset": record.dataset,
         "subject": record.subject,
@@ -109,7 +109,7 @@ def _video_attrs(record: VideoRecord, label: int, stride: int) -> dict:
         "fps": record.fps,
         "source": str(record.source),
         "flow_stride": stride,
-        "first_frame_number": first_frame_number(record.source),
+        "first_frame_number": first,
     }
 
 
@@ -130,7 +130,8 @@ def process_video(
         unreadable = frames.unreadable
         if len(frames) < CLIP_FRAMES:
             raise FrameError(f"{record.source}: {len(frames)} frames, fewer than the {CLIP_FRAMES} a clip needs")
-        onset = annotated_onset_index(record, len(frames))
+        first = first_frame_number(record.source)  # lists a frame folder: once per video
+        onset = annotated_onset_index(record, len(frames), first)
         alignment = fit_alignment(frames, options["align"], size, reference=onset, unreadable=set(unreadable))
     except (FrameError, NoFaceError) as exc:
         reason = f"no face found in any frame of {record.source}" if isinstance(exc, NoFaceError) else str(exc)
@@ -138,12 +139,10 @@ def process_video(
     if options["align"] == "onset":
         row["aligned_on"] = f"frame {alignment.reference} ({'annotated onset' if onset is not None else 'first face'})"
     pairs = needed_pairs(len(frames), CLIP_FRAMES)
-    onset_index, apex_index, _ = onset_apex_span(
-        len(frames), first_frame_number(record.source), record.onset, record.apex, record.offset
-    )
+    onset_index, apex_index, _ = onset_apex_span(len(frames), first, record.onset, record.apex, record.offset)
     key_pairs = onset_apex_pairs(onset_index, apex_index)
     attrs = {
-        **_video_attrs(record, label, pairs[0][1] - pairs[0][0]),
+        **_video_attrs(record, label, pairs[0][1] - pairs[0][0], first),
         "align_reference": alignment.reference,
         "onset_apex_frames": onset_apex_frames(onset_index, apex_index),
     }

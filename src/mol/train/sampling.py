@@ -58,7 +58,8 @@ class EpochBatchSampler(Sampler[list[tuple[int, int]]]):
         self.size, self.batch_size, self.seed = size, batch_size, seed
         self.rank, self.world, self.start = rank, world, start
         self.labels = labels
-        epoch_size = size if labels is None else len(set(labels)) * -(-size // len(set(labels)))
+        classes = 1 if labels is None else len(set(labels))
+        epoch_size = classes * -(-size // classes)  # balanced: every class fills ⌈size / classes⌉ places
         per_rank = -(-epoch_size // world)
         self.batches_per_epoch = max(per_rank // batch_size, 1)
 
