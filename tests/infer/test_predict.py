@@ -162,6 +162,33 @@ def test_untrained_heads_are_not_shown_and_synthetic_training_is_said(tmp_path):
     assert "synthetic data" in page and "not trained" in page
 
 
+def test_heads_no_better_than_their_baselines_on_held_out_people_are_hidden_and_chance_is_said():
+    from mol.infer.predict import training_notes
+
+    held_out = {
+        "subjects": 2,
+        "videos": 20,
+        "video_uar": 0.2,
+        "chance_uar": 0.2,
+        "flow_epe_px": 0.261,  # worse than zero flow: hidden
+        "zero_flow_epe_px": 0.254,
+        "landmark_nme_percent": 6.0,  # 21 % below the mean shape's: shown
+        "mean_shape_nme_percent": 7.58,
+    }
+    record = {"trained_heads": ["mer", "flow", "landmarks"], "held_out": held_out, "synthetic": True}
+    hidden, notes = training_notes(record)
+    assert hidden == ["flow"]
+    text = " ".join(notes)
+    assert "0.261 px" in text and "0.254 px" in text and "no better than chance" in text
+    held_out["landmark_nme_percent"] = 7.2  # 5 % below: within the margin, hidden too
+    held_out["video_uar"] = 0.45
+    hidden, notes = training_notes(record)
+    assert hidden == ["flow", "landmarks"] and "no better than chance" not in " ".join(notes)
+    untrained = {**record, "trained_heads": ["mer"]}  # an untrained head is named once, as untrained
+    hidden, notes = training_notes(untrained)
+    assert hidden == ["flow", "landmarks"] and "0.261" not in " ".join(notes)
+
+
 def test_region_motion_measures_the_flow_around_each_regions_landmarks():
     from mol.infer.predict import REGIONS, region_motion
 

@@ -93,7 +93,7 @@ class Prediction:
     best_window: int | None = None  # the window shown in detail
     seconds: dict[str, float] = field(default_factory=dict)  # where the time went
     training: dict | None = None  # the checkpoint's training record (heads, data, preprocessing)
-    hidden_heads: list[str] = field(default_factory=list)  # heads never trained: their outputs are not shown
+    hidden_heads: list[str] = field(default_factory=list)  # untrained, or no better than trivial on held-out people
     notes: list[str] = field(default_factory=list)  # what a reader must know before reading the results
     mode: str = "windows"  # "spot": windows are the spotted micro-expressions; "windows": sliding windows
     spotted: list[Interval] = field(default_factory=list)  # every spotted interval (spot mode)
@@ -287,6 +287,38 @@ def read_selected(source: FrameSource, wanted: set[int]) -> dict[int, np.ndarray
     return selected
 
 
+HEAD_MARGIN = 0.10  # shown only if at least 10 % below its trivial baseline's error on held-out people
+
+# head → (its error, its trivial baseline's error, how the two read) in a checkpoint's held_out record
+HEAD_CHECKS = {
+    "flow": ("flow_epe_px", "zero_flow_epe_px", "EPE {:.3f} px; predicting no motion: {:.3f} px"),
+    "landmarks": ("landmark_nme_percent", "mean_shape_nme_percent", "NME {:.2f} %; the training mean shape: {:.2f} %"),
+}
+
+
+def held_out_notes_of(held_out: dict, hidden: list[str]) -> tuple[list[str], list[str]]:
+    """(trained heads to hide, notes) from the figures a checkpoint measured on its held-out
+    people: a flow or landmark head that did not beat its trivial baseline by HEAD_MARGIN is
+    hidden, and recognition no better than chance is said."""
+    if not held_out:
+        return [], []
+    people = f"the {held_out['subjects']} held-out people this model was tested on"
+    failed, notes = [], []
+    for head, (error, baseline, reading) in HEAD_CHECKS.items():
+        if head in hidden or error not in held_out or baseline not in held_out:
+            continue
+        if not held_out[error] <= (1 - HEAD_MARGIN) * held_out[baseline]:
+            failed.append(head)
+            notes.append(
+                f"The {head} head was not at least {HEAD_MARGIN:.0%} better than its trivial baseline on {people} "
+                f"({reading.format(held_out[error], held_out[baseline])}), so its output is not shown."
+            )
+    uar, chance = held_out["video_uar"], held_out["chance_uar"]
+    verdict = ": no better than chance, so its class probabilities are not evidence" if uar <= chance else ""
+    notes.append(f"Recognition on {people}: video UAR {uar:.3f} (chance {chance:.3f}){verdict}.")
+    return failed, notes
+
+
 def training_notes(record: dict | None) -> tuple[list[str], list[str]]:
     """(heads to hide, notes for the reader) from a checkpoint's training record."""
     if record is None:
@@ -301,6 +333,8 @@ def training_notes(record: dict | None) -> tuple[list[str], list[str]]:
             f"The {' and '.join(hidden)} head{'s were' if len(hidden) > 1 else ' was'} not trained "
             "(loss weight 0), so no predicted " + " or ".join(hidden) + " are shown."
         )
+    failed, held_out_notes = held_out_notes_of(record.get("held_out") or {}, hidden)
+    hidden, notes = hidden + failed, notes + held_out_notes
     data = f"{', '.join(record.get('datasets', []))}: {record.get('subjects')} subjects, {record.get('videos')} videos"
     if record.get("synthetic"):
         notes.append(
