@@ -302,7 +302,8 @@ def held_out_notes_of(held_out: dict, hidden: list[str]) -> tuple[list[str], lis
     hidden, and recognition no better than chance is said."""
     if not held_out:
         return [], []
-    people = f"the {held_out['subjects']} held-out people this model was tested on"
+    count = held_out["subjects"]
+    people = f"the {'held-out person' if count == 1 else f'{count} held-out people'} this model was tested on"
     failed, notes = [], []
     for head, (error, baseline, reading) in HEAD_CHECKS.items():
         if head in hidden or error not in held_out or baseline not in held_out:
@@ -335,7 +336,11 @@ def training_notes(record: dict | None) -> tuple[list[str], list[str]]:
         )
     failed, held_out_notes = held_out_notes_of(record.get("held_out") or {}, hidden)
     hidden, notes = hidden + failed, notes + held_out_notes
-    data = f"{', '.join(record.get('datasets', []))}: {record.get('subjects')} subjects, {record.get('videos')} videos"
+    subjects = record.get("subjects")
+    data = (
+        f"{', '.join(record.get('datasets', []))}: {subjects} subject{'' if subjects == 1 else 's'}, "
+        f"{record.get('videos')} videos"
+    )
     if record.get("synthetic"):
         notes.append(
             f"This model was trained on synthetic data ({data}). Its labels on a real face are not "
