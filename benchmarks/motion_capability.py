@@ -7,12 +7,13 @@ see the direction of motion or stays at chance. The exact flow of every frame pa
 (``shift / 7`` px along x), so MOL's flow head can be supervised as in joint training.
 
 Models: ``mol`` (MOL, recognition alone), ``mol-flow`` (MOL with the flow loss, weight 10, on
-one random pair of 7 per step as the synthetic-demo preset does), and ``cnn3d``, a two-layer
+one pair of 7 per step, the pairs in turn; the synthetic-demo preset also supervises one pair
+per step, drawn at random), and ``cnn3d``, a two-layer
 3-D CNN on the pixels (a control: the task is easy for a model that sees frames together).
 All train with AdamW (lr 1e-3, weight decay 1e-3), batch 8, and are tested on 128 clips of
 textures never seen, with their 95 % Wilson interval.
 
-    python benchmarks/motion_capability.py --out results/motion_capability --steps 150 \
+    python benchmarks/motion_capability.py --out mc --steps 150 \
         --shifts 2,8 --models mol,mol-flow,cnn3d --seeds 0
 """
 
