@@ -1,0 +1,95 @@
+"""The pre-training stream: exact targets, curriculum, determinism."""
+
+import numpy as np
+import pytest
+
+from mol.constants import CROP, FRAME_PAIRS
+from mol.data.stream import (
+    BENCHMARK_AMPLITUDE,
+    LARGE_AMPLITUDE,
+    STREAM_AUS,
+    PhotoFaces,
+    StreamConfig,
+    amplitude_range,
+    batch_stream,
+    make_batch,
+    make_clip,
+)
+from mol.data.synthetic import sample_field
+from mol.errors import ConfigError
+
+NO_PHOTOS = PhotoFaces(())
+
+
+def test_clip_shapes_and_types():
+    clip = make_clip(StreamConfig(), NO_PHOTOS, (1.0, 2.0), 3, np.random.default_rng(0))
+    assert clip["clip"].shape == (8, CROP, CROP) and clip["clip"].dtype == np.uint8
+    assert clip["aus"].shape == (len(STREAM_AUS),)
+    assert set(np.unique(clip["aus"])) <= {0.0, 1.0}
+    assert clip["flow"].shape == (2, CROP, CROP)
+    assert clip["landmarks"].shape == (8, 68, 2)
+
+
+@pytest.mark.parametrize("pair", [0, 3, 6])
+def test_flow_carries_each_landmark_to_its_next_position(pair):
+    """The exact flow of a frame pair, sampled at a landmark of the first frame, lands on the same
+    landmark in the second frame: flow and landmarks come from one motion field."""
+    rng = np.random.default_rng(pair)
+    clip = make_clip(StreamConfig(null_share=0.0), NO_PHOTOS, (4.0, 8.0), pair, rng)
+    start, end = clip["landmarks"][pair], clip["landmarks"][pair + 1]
+    inside = ((start > 1) & (start < CROP - 2)).all(1)
+    moved = start[inside] + sample_field(clip["flow"].transpose(1, 2, 0), start[inside])
+    np.testing.assert_allclose(moved, end[inside], atol=0.02)
+
+
+def test_the_target_names_the_action_units_that_moved():
+    rng = np.random.default_rng(3)
+    moved = still = 0
+    for _ in range(12):
+        clip = make_clip(StreamConfig(null_share=0.5, max_aus=2), NO_PHOTOS, (3.0, 3.0), 0, rng)
+        frames = clip["clip"].astype(float)
+        change = np.abs(frames[1:] - frames[0]).mean()
+        if clip["aus"].sum() == 0:
+            still += 1
+        else:
+            moved += 1
+            assert change > 0.05
+    assert moved and still  # null clips (no action unit) occur and are labelled all-zero
+
+
+def test_curriculum_moves_from_large_to_benchmark_amplitudes():
+    assert amplitude_range(0, 100) == LARGE_AMPLITUDE
+    assert amplitude_range(99, 100) == LARGE_AMPLITUDE
+    low, high = amplitude_range(150, 100)
+    assert BENCHMARK_AMPLITUDE[0] < low < LARGE_AMPLITUDE[0] and BENCHMARK_AMPLITUDE[1] < high < LARGE_AMPLITUDE[1]
+    assert amplitude_range(200, 100) == pytest.approx(BENCHMARK_AMPLITUDE)
+    assert amplitude_range(10_000, 100) == pytest.approx(BENCHMARK_AMPLITUDE)
+    assert amplitude_range(0, 0) == BENCHMARK_AMPLITUDE
+
+
+def test_stream_is_a_function_of_seed_and_step_for_any_worker_split():
+    config = StreamConfig()
+    single = batch_stream(config, NO_PHOTOS, 2, seed=4, start_step=5, curriculum_steps=10)
+    expected = [next(single) for _ in range(4)]
+    workers = [batch_stream(config, NO_PHOTOS, 2, 4, 5, 10, stride=2, offset=w) for w in (0, 1)]
+    split = [next(workers[0]), next(workers[1]), next(workers[0]), next(workers[1])]
+    for a, b in zip(expected, split, strict=True):
+        assert int(a["step"]) == int(b["step"])
+        np.testing.assert_array_equal(a["clip"], b["clip"])
+    assert [int(b["step"]) for b in expected] == [5, 6, 7, 8]
+    assert not np.array_equal(expected[0]["clip"], expected[1]["clip"])  # no clip drawn twice
+
+
+def test_batch_shares_one_pair():
+    batch = make_batch(StreamConfig(), NO_PHOTOS, 3, BENCHMARK_AMPLITUDE, np.random.default_rng(0))
+    assert batch["clip"].shape == (3, 8, CROP, CROP)
+    assert 0 <= int(batch["pair"]) < FRAME_PAIRS
+
+
+def test_bad_stream_settings_are_refused():
+    with pytest.raises(ConfigError, match="unknown face photo"):
+        StreamConfig(people=("nobody",))
+    with pytest.raises(ConfigError, match="needs at least one photograph"):
+        StreamConfig(identities="photos")
+    with pytest.raises(ConfigError, match="identities"):
+        StreamConfig(identities="cartoons")
