@@ -15,6 +15,11 @@ textures never seen, with their 95 % Wilson interval.
 
     python benchmarks/motion_capability.py --out mc --steps 150 \
         --shifts 2,8 --models mol,mol-flow,cnn3d --seeds 0
+    python benchmarks/motion_capability.py --out mc --steps 50 --shifts 2 --models mol \
+        --seeds 0,1,2 --init pretrained --eval-every 10
+
+``--init pretrained`` starts MOL from the shipped pre-trained weights (mol pretrain), whose input
+option (raw or frame differences) it takes; the two-class layer starts fresh.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from torch import nn
 from mol.constants import CLIP_FRAMES, CROP
 from mol.files import atomic_write, write_csv_atomically, write_text_atomically
 from mol.model.mol import MOL
+from mol.model.pretrained import read_pretrained, resolve_init, start_from
 
 MARGIN = 16  # texture border, so that shifted frames never sample outside the texture
 LOSS_FLOW = 10.0  # the reference's flow loss weight
@@ -108,13 +114,37 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def run(name: str, shift: float, steps: int, seed: int) -> dict:
+def build(name: str, init: str) -> nn.Module:
+    """The control CNN, or MOL with two classes started from ``init`` (its input option taken
+    from the weights; the class layer starts fresh)."""
+    if name == "cnn3d":
+        return SmallCNN3d()
+    path = resolve_init(init)
+    motion_input = read_pretrained(path)[1].get("motion_input", "raw") if path else "raw"
+    model = MOL(num_classes=2, motion_input=motion_input)
+    start_from(model, init)
+    return model
+
+
+def held_out_accuracy(model: nn.Module, shift: float, seed: int) -> int:
+    """Correct answers on TEST_CLIPS clips of textures never trained on (the same ones each time)."""
+    was_training = model.training
+    model.eval()
+    test = torch.Generator().manual_seed(99_000 + seed)
+    with torch.no_grad():
+        clip, labels = shifting_clips(TEST_CLIPS, shift, test)
+        correct = int((logits_of(model, clip).argmax(1) == labels).sum())
+    model.train(was_training)
+    return correct
+
+
+def run(name: str, shift: float, steps: int, seed: int, init: str = "scratch", eval_every: int = 0) -> dict:
     torch.manual_seed(seed)
-    model = SmallCNN3d() if name == "cnn3d" else MOL(num_classes=2)
+    model = build(name, init)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-3)
     data = torch.Generator().manual_seed(1000 + seed)
     start = time.perf_counter()
-    losses, epe = [], None
+    losses, epe, checks = [], None, []
     model.train()
     for step in range(steps):
         clip, labels = shifting_clips(8, shift, data)
@@ -126,14 +156,15 @@ def run(name: str, shift: float, steps: int, seed: int) -> dict:
         epe = epe_now.item() if epe_now is not None else epe
         if (step + 1) % 25 == 0:
             print(f"  {name} shift {shift:g} seed {seed}: step {step + 1}/{steps}, loss {loss.item():.3f}", flush=True)
-    model.eval()
-    test = torch.Generator().manual_seed(99_000 + seed)
-    with torch.no_grad():
-        clip, labels = shifting_clips(TEST_CLIPS, shift, test)
-        correct = int((logits_of(model, clip).argmax(1) == labels).sum())
+        if eval_every and (step + 1) % eval_every == 0 and step + 1 < steps:
+            checks.append({"step": step + 1, "accuracy": held_out_accuracy(model, shift, seed) / TEST_CLIPS})
+            print(f"  {name} shift {shift:g} seed {seed}: step {step + 1} held-out {checks[-1]['accuracy']:.3f}")
+    correct = held_out_accuracy(model, shift, seed)
+    checks.append({"step": steps, "accuracy": correct / TEST_CLIPS})
     low, high = wilson(correct, TEST_CLIPS)
     return {
         "model": name,
+        "init": init if name != "cnn3d" else "scratch",
         "shift_px": shift,
         "steps": steps,
         "seed": seed,
@@ -145,6 +176,7 @@ def run(name: str, shift: float, steps: int, seed: int) -> dict:
         "zero_flow_epe_px": round(shift / (CLIP_FRAMES - 1), 4) if name == "mol-flow" else None,
         "seconds": round(time.perf_counter() - start, 1),
         # mean training loss of each block of CURVE_EVERY steps (JSON and PNG only)
+        "checks": checks,  # held-out accuracy during training (JSON only)
         "loss_curve": [round(sum(b) / len(b), 4) for b in batched(losses, CURVE_EVERY)],
     }
 
@@ -161,7 +193,10 @@ def plot_curves(rows: list[dict], path: Path) -> None:
     for row in rows:
         if row.get("loss_curve") and row["model"] != "mol-flow":
             steps = [min(CURVE_EVERY * (i + 1), row["steps"]) for i in range(len(row["loss_curve"]))]
-            label = f"{row['model']}, {row['shift_px']:g} px, seed {row['seed']} (test {row['test_accuracy']:.2f})"
+            start = "" if row.get("init", "scratch") == "scratch" else f" from {row['init']}"
+            label = (
+                f"{row['model']}{start}, {row['shift_px']:g} px, seed {row['seed']} (test {row['test_accuracy']:.2f})"
+            )
             ax.plot(steps, row["loss_curve"], label=label)
     ax.axhline(math.log(2), color="grey", linestyle=":", label="ln 2 (chance)")
     ax.set(xlabel="training step (batch 8)", ylabel=f"cross-entropy (mean of {CURVE_EVERY} steps)")
@@ -179,20 +214,26 @@ def main() -> None:
     parser.add_argument("--shifts", default="2,8", help="total shifts over the clip, px, comma-separated")
     parser.add_argument("--models", default="mol,mol-flow,cnn3d")
     parser.add_argument("--seeds", default="0", help="comma-separated")
+    parser.add_argument(
+        "--init", default="scratch", help="MOL's start: scratch, pretrained (the shipped weights) or a weights file"
+    )
+    parser.add_argument("--eval-every", type=int, default=0, help="also test every N steps (0: only at the end)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     done_path = args.out / "results.json"
     rows = json.loads(done_path.read_text()) if done_path.exists() else []  # resumes an interrupted job
-    done = {(r["model"], r["shift_px"], r["steps"], r["seed"]) for r in rows}
+    done = {(r["model"], r["shift_px"], r["steps"], r["seed"], r.get("init", "scratch")) for r in rows}
     for seed in (int(s) for s in args.seeds.split(",")):
         for shift in (float(s) for s in args.shifts.split(",")):
             for name in args.models.split(","):
-                if (name, shift, args.steps, seed) in done:
+                init = args.init if name != "cnn3d" else "scratch"
+                if (name, shift, args.steps, seed, init) in done:
                     continue
-                row = run(name, shift, args.steps, seed)
+                row = run(name, shift, args.steps, seed, init, args.eval_every)
                 rows.append(row)
                 write_text_atomically(done_path, json.dumps(rows, indent=2) + "\n")
-                write_csv_atomically(args.out / "results.csv", rows, [k for k in rows[0] if k != "loss_curve"])
+                fields = [k for k in rows[-1] if k not in ("loss_curve", "checks")]
+                write_csv_atomically(args.out / "results.csv", rows, fields)
                 plot_curves(rows, args.out / "curves.png")
                 print(
                     f"{name:8s} shift {shift:g} px, {args.steps} steps, seed {seed}: held-out accuracy "

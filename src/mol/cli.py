@@ -173,7 +173,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from mol.train.run import train_run
 
     overrides = list(args.set or [])
-    for name in ("model", "protocol", "device", "precision", "val_subjects", "seed"):
+    for name in ("model", "protocol", "device", "precision", "val_subjects", "seed", "init"):
         value = getattr(args, name)
         if value is not None:
             overrides.append(f"{name}={value}")
@@ -186,6 +186,41 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if results is not None:
         print(format_table(results))
         print(f"results: {args.out}/metrics.json, folds.csv, per_dataset.csv, confusion.png, curves.png")
+    return 0
+
+
+def _cmd_pretrain(args: argparse.Namespace) -> int:
+    from mol.train.pretrain import PretrainConfig, Pretrainer
+
+    config = PretrainConfig(
+        steps=args.steps,
+        time_budget=args.time_budget,
+        batch_size=args.batch,
+        lr=args.lr,
+        motion_input=args.motion_input,
+        identities=args.identities,
+        people=tuple(p for p in (args.people or "").split(",") if p),
+        eval_people=tuple(p for p in args.eval_people.split(",") if p),
+        curriculum_steps=args.curriculum_steps,
+        eval_every=args.eval_every,
+        eval_clips=args.eval_clips,
+        checkpoint_every=args.checkpoint_every,
+        workers=args.workers,
+        device=args.device,
+        precision=args.precision,
+        seed=args.seed,
+        face_cache=args.face_cache or "",
+    )
+    card = Pretrainer(config, Path(args.out)).run(progress=not args.quiet)
+    final = card["final"]
+    print(f"pre-trained {card['steps']} steps ({card['clips_seen']} fresh clips) in {card['training_seconds']:.0f} s")
+    for key in sorted(final):
+        if key.endswith(("au_micro_f1", "au_balanced_accuracy", "flow_epe", "flow_epe_zero", "nme_percent")):
+            print(f"  {key}: {final[key]}")
+    print(
+        f"written: {args.out}/shippable.safetensors (for --init PATH), pretrained.safetensors, card.json, "
+        "eval.csv, log.csv, curves.png"
+    )
     return 0
 
 
@@ -208,10 +243,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_init(args: argparse.Namespace) -> list[str]:
+    """The --set overrides, then --init as one more."""
+    return [*(args.set or []), *([f"init={args.init}"] if args.init else [])]
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from mol.demo import run_demo
 
-    run_demo(Path(args.out), list(args.set or []), subjects=args.subjects, progress=not args.quiet)
+    run_demo(Path(args.out), _with_init(args), subjects=args.subjects, progress=not args.quiet)
     return 0
 
 
@@ -228,7 +268,7 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         caches,
         out,
         preset=args.config,
-        overrides=list(args.set or []),
+        overrides=_with_init(args),
         variants=args.variants.split(",") if args.variants else None,
         folds=args.folds.split(",") if args.folds else None,
         progress=not args.quiet,
@@ -281,9 +321,26 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least(low: float, kind: type = int):
+    """An argparse type: a number of ``kind`` no smaller than ``low``, else a clear error."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}"
+            ) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mol import __version__
-    from mol.constants import ALIGN_MODES, BENCHMARK_SCALES, DATASET_LAYOUTS, EXACT_FLOW, FLOW_METHODS
+    from mol.constants import ALIGN_MODES, BENCHMARK_SCALES, DATASET_LAYOUTS, EXACT_FLOW, FLOW_METHODS, MOTION_INPUTS
     from mol.data.schemes import SCHEMES
     from mol.train.config import BENCH_DTYPES, COMPILE_MODES, PRECISIONS, PROTOCOLS
 
@@ -301,6 +358,13 @@ def build_parser() -> argparse.ArgumentParser:
     preset.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
     folds = argparse.ArgumentParser(add_help=False)
     folds.add_argument("--folds", help="comma-separated fold names or indices to run (for splitting over machines)")
+    init = argparse.ArgumentParser(add_help=False)
+    init.add_argument(
+        "--init",
+        metavar="{scratch,pretrained,PATH}",
+        help="where MOL's weights start: scratch (the paper), pretrained (the shipped weights of `mol pretrain`, "
+        "see the README's model card) or a file `mol pretrain` wrote (default: the preset's init)",
+    )
     people = argparse.ArgumentParser(add_help=False)
     people.add_argument(
         "--subjects", type=int, help="only the first N people of the benchmark's test part, for a quick check (all 4)"
@@ -433,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Train one model per fold and test it on the fold's held-out subject(s). No model "
         "selection uses test data; --val-subjects holds out training subjects for that. Rerunning the "
         "same command resumes: finished folds are kept, the running fold restarts from its checkpoint.",
-        [preset, folds, quiet],
+        [preset, folds, init, quiet],
     )
     p.add_argument("--cache", action="append", required=True, help="a prepared cache (repeat for several)")
     p.add_argument("--out", required=True, help="run directory")
@@ -447,6 +511,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
     p.add_argument("--precision", choices=PRECISIONS)
     p.add_argument("--seed", type=int)
+
+    p = command(
+        "pretrain",
+        _cmd_pretrain,
+        "pre-train MOL on an endless stream of generated clips (no clip seen twice)",
+        "Train MOL's recognition layers on which action units moved (multi-label), its flow head on "
+        "exact flow and its landmark head on exact landmarks, on fresh generated clips of procedural "
+        "faces; measure transfer on identities never trained on. Rerunning the same command resumes. "
+        "Writes OUT/shippable.safetensors, which `mol train --init PATH` starts from.",
+        [quiet],
+    )
+    p.add_argument("--out", required=True, help="output folder (rerun to resume)")
+    p.add_argument("--steps", type=_at_least(1), default=2000, help="optimizer steps in all (default 2000)")
+    p.add_argument(
+        "--time-budget",
+        type=_at_least(0.0, float),
+        default=0.0,
+        help="stop after this many seconds of training, summed over resumes (default 0: no limit)",
+    )
+    p.add_argument("--batch", type=_at_least(1), default=8, help="clips per step (default 8)")
+    p.add_argument("--lr", type=_at_least(0.0, float), default=1e-3, help="AdamW learning rate (default 1e-3)")
+    p.add_argument(
+        "--motion-input",
+        choices=MOTION_INPUTS,
+        default="diff",
+        help="recognition reads raw frames (the paper) or frame differences (default diff)",
+    )
+    p.add_argument(
+        "--identities",
+        choices=("procedural", "photos", "mixed"),
+        default="procedural",
+        help="faces of the stream: procedural (default), photos (--people) or mixed",
+    )
+    p.add_argument("--people", help="built-in photographs in the pool, comma-separated (never the test people)")
+    p.add_argument(
+        "--eval-people",
+        default="hopper,paul",
+        help="photographs the pool never holds, to measure transfer (default hopper,paul: the dev part)",
+    )
+    p.add_argument(
+        "--curriculum-steps",
+        type=_at_least(0),
+        default=300,
+        help="steps at 4-8 px apex motion, then as many down to 0.5-2.5 px (default 300)",
+    )
+    p.add_argument("--eval-every", type=_at_least(0), default=100, help="steps between transfer measures (100)")
+    p.add_argument("--eval-clips", type=_at_least(8), default=64, help="clips per measuring set (default 64)")
+    p.add_argument("--checkpoint-every", type=_at_least(1), default=50, help="steps between resume points (50)")
+    p.add_argument("--workers", type=_at_least(0), default=1, help="clip-generating processes (default 1)")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
+    p.add_argument("--seed", type=int, default=0, help="seed of the stream, the measuring sets and the weights")
+    p.add_argument("--face-cache", help="folder keeping the framed photographs (lets a machine without dlib use them)")
 
     for name, text in (
         ("evaluate", "recompute and print a run's tables from its saved predictions"),
@@ -475,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
         _cmd_demo,
         "the main job on the embedded synthetic data: synth → prepare → train → evaluate → predict",
         "Run the whole system on synthetic micro-expressions in minutes on a CPU and print where every output lies.",
-        [preset, people, quiet],
+        [preset, people, init, quiet],
     )
     p.add_argument("--out", default="demo-out", help="output folder (default demo-out)")
 
@@ -486,7 +603,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Test whether the auxiliary tasks help: training runs identical but for the flow and landmark "
         "loss weights (0/0, 10/0, 10/0.1), each with seeds 0..N-1. Without --cache, builds the demo's "
         "synthetic set first. Rerunning resumes.",
-        [preset, folds, people, quiet],
+        [preset, folds, people, init, quiet],
     )
     p.add_argument("--cache", action="append", help="a prepared cache (default: the demo's synthetic set)")
     p.add_argument("--out", default="ablation-out", help="output folder (default ablation-out)")

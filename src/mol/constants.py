@@ -19,6 +19,12 @@ PIXEL_NORMALIZATIONS = ("fixed", "subject")
 # a video's clips: "strided" (the reference's: clip j takes frames j, j+s, …, j+7s, s = ⌊L/8⌋)
 # or "onset_apex" (one clip of 8 frames evenly spaced from the annotated onset to the apex)
 CLIP_SAMPLINGS = ("strided", "onset_apex")
+# what MOL's recognition path reads: "raw" frames (the paper) or "diff", each frame's difference
+# from the clip's first frame (a deviation from the paper; flow and landmarks keep the raw frames)
+MOTION_INPUTS = ("raw", "diff")
+# where a network's weights start: "scratch" (random, the paper), "pretrained" (the weights the
+# package ships, made by `mol pretrain`), or a path to a file `mol pretrain` wrote
+INIT_CHOICES = ("scratch", "pretrained")
 ALIGN_MODES = ("per-frame", "onset")  # one similarity transform per frame, or the onset's for all
 FLOW_METHODS = ("tvl1", "dis", "farneback")  # OpenCV estimators for ground-truth flow
 EXACT_FLOW = "exact"  # the synthetic generator's own flow, for `mol synth` data only

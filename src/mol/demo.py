@@ -62,6 +62,7 @@ def demo_split(people: int) -> list[str]:
 
 def run_demo(out: Path, overrides: list[str] | None = None, subjects: int | None = None, progress: bool = True) -> dict:
     out = Path(out)
+    load_config("synthetic-demo", overrides)  # a bad setting stops here, before minutes of work
     timings = {}
     start = time.perf_counter()
     cache_path = build_synthetic_cache(out, subjects, progress, timings, steps=4)

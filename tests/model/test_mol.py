@@ -148,3 +148,44 @@ def test_flow_of_chosen_pairs_equals_those_pairs_of_the_full_flow():
     for bad in (torch.tensor([7]), torch.tensor([-1]), torch.tensor([], dtype=torch.long)):
         with pytest.raises(ValueError, match="pairs"):
             model(x, heads=("flow",), flow_pairs=bad)
+
+
+def test_diff_input_makes_recognition_blind_to_static_appearance():
+    """With motion_input "diff" a static pattern added to every frame changes no class logit (the
+    recognition path sees frame differences only); with the paper's raw input it does."""
+    x = 0.3 * torch.randn(2, 1, 8, 128, 128)
+    pattern = 0.2 * torch.randn(1, 1, 1, 128, 128)
+    for motion_input, same in (("diff", True), ("raw", False)):
+        torch.manual_seed(0)
+        model = MOL(motion_input=motion_input).eval()
+        with torch.no_grad():
+            a = model(x, heads=("mer",)).mer_logits
+            b = model(x + pattern, heads=("mer",)).mer_logits
+        assert torch.allclose(a, b, atol=1e-5) == same, motion_input
+
+
+def test_diff_input_keeps_raw_frames_for_flow_and_landmarks():
+    torch.manual_seed(0)
+    diff = MOL(motion_input="diff").eval()
+    raw = MOL().eval()
+    raw.load_state_dict(diff.state_dict())
+    x = 0.3 * torch.randn(1, 1, 8, 128, 128)
+    with torch.no_grad():
+        a, b = diff(x), raw(x)
+    torch.testing.assert_close(a.flow, b.flow)
+    torch.testing.assert_close(a.landmarks, b.landmarks)
+    assert not torch.allclose(a.mer_logits, b.mer_logits)
+
+
+def test_motion_frames():
+    from mol.model.mol import DIFF_GAIN, motion_frames
+
+    x = torch.zeros(1, 1, 8, 4, 4)
+    x[:, :, 3, 0, 0] = 0.05
+    x[:, :, 5, 1, 1] = 0.9
+    m = motion_frames(x)
+    assert m[:, :, 0].abs().max() == 0
+    assert m[0, 0, 3, 0, 0].item() == pytest.approx(0.05 * DIFF_GAIN)
+    assert m[0, 0, 5, 1, 1].item() == 1.0  # clipped
+    with pytest.raises(ValueError, match="motion_input"):
+        MOL(motion_input="flow")

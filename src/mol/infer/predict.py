@@ -348,7 +348,19 @@ def training_notes(record: dict | None) -> tuple[list[str], list[str]]:
         )
     else:
         notes.append(f"Trained on {data}; classes {', '.join(record.get('classes', []))}.")
+    notes.append(initialization_note(record.get("initialization")))
     return hidden, notes
+
+
+def initialization_note(init: dict | None) -> str:
+    """Where the checkpoint's training started: from scratch or from which pre-trained weights."""
+    if not init:
+        return "Initialisation: not recorded (a checkpoint from before it was recorded; most likely scratch)."
+    if init.get("init") == "scratch":
+        return "Initialisation: from scratch (random weights), as in the paper."
+    version = f" version {init['version']}" if init.get("version") else ""
+    steps = f", {init['pretrain_steps']} pre-training steps" if init.get("pretrain_steps") else ""
+    return f"Initialisation: pre-trained weights{version} ({init.get('file')}, sha256 {init.get('sha256')}{steps})."
 
 
 def predict(

@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from mol.constants import CLIP_FRAMES
+from mol.constants import CLIP_FRAMES, MOTION_INPUTS
 from mol.constants import CROP as FRAME_SIZE
 from mol.model.ccc import NEIGHBOR_MODES, NeighborMode
 from mol.model.conv_stack import ConvStack
@@ -17,6 +17,8 @@ from mol.model.flow_head import FlowHead
 from mol.model.landmark_head import LandmarkHead
 from mol.model.mer_head import MERHead
 from mol.model.registry import register_model
+
+DIFF_GAIN = 8.0  # a 0.5 px move of an edge of 20 grey levels (0.16 in [-1, 1] units) → ~0.6
 
 
 @dataclass(frozen=True)
@@ -27,8 +29,14 @@ class MOLConfig:
     k: int = 4
     ccc_neighbors: NeighborMode = "positions"
     dropout: float = 0.5  # MER head (the reference: 0.5)
+    # what the recognition path reads: "raw" frames (the paper), or "diff", each frame's
+    # difference from the clip's first frame (see motion_frames); flow and landmarks always
+    # read the raw frames
+    motion_input: str = "raw"
 
     def __post_init__(self) -> None:
+        if self.motion_input not in MOTION_INPUTS:
+            raise ValueError(f"motion_input must be one of {MOTION_INPUTS}, got {self.motion_input!r}")
         if self.num_classes < 2:
             raise ValueError(f"num_classes must be ≥ 2, got {self.num_classes}")
         if self.ccc_neighbors not in NEIGHBOR_MODES:
@@ -47,6 +55,13 @@ class MOLConfig:
 
 
 HEADS: tuple[str, ...] = ("mer", "flow", "landmarks")
+
+
+def motion_frames(x: torch.Tensor) -> torch.Tensor:
+    """Static appearance taken out of a clip: each frame minus the clip's first frame, times
+    DIFF_GAIN, clipped to [-1, 1]. x (B, 1, T, H, W) in [-1, 1] → the same shape; frame 0 is zero.
+    A face that does not move is blank whoever it is, so recognition cannot key on identity."""
+    return ((x - x[:, :, :1]) * DIFF_GAIN).clamp(-1.0, 1.0)
 
 
 class MOLOutput(NamedTuple):
@@ -72,10 +87,17 @@ class MOL(nn.Module):
     """
 
     def __init__(
-        self, num_classes: int = 5, k: int = 4, ccc_neighbors: NeighborMode = "positions", dropout: float = 0.5
+        self,
+        num_classes: int = 5,
+        k: int = 4,
+        ccc_neighbors: NeighborMode = "positions",
+        dropout: float = 0.5,
+        motion_input: str = "raw",
     ) -> None:
         super().__init__()
-        self.config = MOLConfig(num_classes=num_classes, k=k, ccc_neighbors=ccc_neighbors, dropout=dropout)
+        self.config = MOLConfig(
+            num_classes=num_classes, k=k, ccc_neighbors=ccc_neighbors, dropout=dropout, motion_input=motion_input
+        )
         self.conv_stack = ConvStack()
         self.f5c_a = F5C(k=k, neighbors=ccc_neighbors)
         self.f5c_b = F5C(k=k, neighbors=ccc_neighbors)
@@ -90,6 +112,20 @@ class MOL(nn.Module):
     @classmethod
     def from_config_dict(cls, data: dict) -> MOL:
         return cls.from_config(MOLConfig.from_dict(data))
+
+    def start_heads_at_baselines(self, mean_shape=None) -> None:
+        """Start the flow head at zero flow and, given ``mean_shape`` (68, 2) in crop pixels, the
+        landmark head at that shape with small residuals: both heads then begin at their trivial
+        baselines and learn from there."""
+        with torch.no_grad():
+            self.flow_head.predict_flow0.weight.zero_()
+            if mean_shape is not None:
+                self.landmark_head.fc2.weight.mul_(0.01)
+                self.landmark_head.fc2.bias.copy_(torch.as_tensor(mean_shape).flatten())
+
+    def share_f5c_blocks(self) -> None:
+        """Start F5C block B as a copy of block A (they then train apart)."""
+        self.f5c_b.load_state_dict(self.f5c_a.state_dict())
 
     @property
     def num_classes(self) -> int:
@@ -121,18 +157,28 @@ class MOL(nn.Module):
         if unknown:
             raise ValueError(f"unknown heads {sorted(unknown)}; choose from {HEADS}")
         b, _, t = x.shape[:3]
-        frames = x.transpose(1, 2)  # (B, T, 1, H, W)
-        r = self.conv_stack(frames.flatten(0, 1)).unflatten(0, (b, t))  # (B, T, 128, 16, 16)
-        g_a = self.f5c_a(r[:, :-1].flatten(0, 1)).unflatten(0, (b, t - 1))  # frames 0..6
-        g_b = self.f5c_b(r[:, 1:].flatten(0, 1)).unflatten(0, (b, t - 1))  # frames 1..7
-
-        # gA_0, gB_0, gA_1, gB_1, ... on the last axis: (B, 128, 16, 16, 14)
+        diff = self.config.motion_input == "diff"
+        raw_needed = not diff or bool({"flow", "landmarks"} & set(heads))
         mer_logits = flow = landmarks = None
+        frames = x.transpose(1, 2)  # (B, T, 1, H, W)
+        if raw_needed:
+            g_a, g_b = self.pair_features(frames)
         if "mer" in heads:
-            interleaved = torch.stack((g_a, g_b), dim=2).flatten(1, 2).permute(0, 2, 3, 4, 1)
+            m_a, m_b = self.pair_features(motion_frames(x).transpose(1, 2)) if diff else (g_a, g_b)
+            # gA_0, gB_0, gA_1, gB_1, ... on the last axis: (B, 128, 16, 16, 14)
+            interleaved = torch.stack((m_a, m_b), dim=2).flatten(1, 2).permute(0, 2, 3, 4, 1)
             mer_logits = self.mer_head(interleaved)
         if "landmarks" in heads:
             landmarks = self.landmark_head(g_b.flatten(0, 1)).unflatten(0, (b, t - 1)).permute(0, 2, 1)
         if "flow" in heads:
             flow = self.flow_head(frames, g_a, g_b, pairs=flow_pairs).permute(0, 2, 3, 4, 1)
         return MOLOutput(mer_logits=mer_logits, flow=flow, landmarks=landmarks)
+
+    def pair_features(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """frames (B, T, 1, H, W) → F5C features gA of frames 0..T-2 and gB of frames 1..T-1,
+        each (B, T-1, 128, 16, 16)."""
+        b, t = frames.shape[:2]
+        r = self.conv_stack(frames.flatten(0, 1)).unflatten(0, (b, t))  # (B, T, 128, 16, 16)
+        g_a = self.f5c_a(r[:, :-1].flatten(0, 1)).unflatten(0, (b, t - 1))
+        g_b = self.f5c_b(r[:, 1:].flatten(0, 1)).unflatten(0, (b, t - 1))
+        return g_a, g_b

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from mol.constants import CLIP_SAMPLINGS, PIXEL_NORMALIZATIONS
+from mol.constants import CLIP_SAMPLINGS, INIT_CHOICES, MOTION_INPUTS, PIXEL_NORMALIZATIONS
 from mol.errors import ConfigError
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "configs"  # shipped inside the package
@@ -98,6 +98,10 @@ class TrainConfig:
     head_init: str = "reference"  # "baseline": flow and landmark heads start at their trivial baselines
     fcc_init: str = "default"  # "randn": FCC positional embeddings and biases ~ N(0, 1)
     f5c_init: str = "independent"  # "shared": block B starts as a copy of block A (then trains apart)
+    # where MOL's weights start: scratch (the paper), pretrained (the shipped weights of
+    # `mol pretrain`; the class layer and the flow head start fresh), or a weights file's path
+    init: str = "scratch"
+    motion_input: str = "raw"  # "diff": recognition reads frame differences (a deviation from the paper)
     test_crops: int = 1  # test crops per clip: 1 the centre; n random ones (the reference: 5)
     normalize: str = "fixed"  # pixels: fixed [-1, 1], or "subject" statistics (the reference)
     precision: str = "float32"
@@ -126,6 +130,7 @@ class TrainConfig:
             ("f5c_init", F5C_INITS),
             ("normalize", PIXEL_NORMALIZATIONS),
             ("clip_sampling", CLIP_SAMPLINGS),
+            ("motion_input", MOTION_INPUTS),
         )
         for name, allowed in choices:
             if getattr(self, name) not in allowed:
@@ -136,6 +141,14 @@ class TrainConfig:
                 raise ConfigError(f"{name} must lie in [{low}, {high}], got {value!r}")
         if not (self.loss_mer or self.loss_flow or self.loss_landmark):
             raise ConfigError("at least one loss weight must be non-zero")
+        if self.init not in INIT_CHOICES and not Path(self.init).is_file():
+            raise ConfigError(
+                f"init must be one of {INIT_CHOICES} or a weights file `mol pretrain` wrote; no file {self.init!r}"
+            )
+        if self.init != "scratch" and self.model != "mol":
+            raise ConfigError(
+                f"init={self.init!r} starts MOL's weights; the {self.model!r} model has none (use scratch)"
+            )
         if self.report_oracle and self.eval_every <= 0:
             raise ConfigError("report_oracle needs eval_every > 0 (test metrics at several points of training)")
         return self

@@ -25,6 +25,7 @@ from mol.files import atomic_write
 from mol.model.checkpoint import load_checkpoint, save_checkpoint
 from mol.model.fcc import FCC
 from mol.model.mol import MOL
+from mol.model.pretrained import init_record, start_from
 from mol.train.acceleration import CompiledOrEager, to_channels_last
 from mol.train.config import TrainConfig
 from mol.train.losses import LossTerms, LossWeights, joint_loss
@@ -195,20 +196,23 @@ def build_model(config: TrainConfig, num_classes: int, seed: int, mean_shape: np
     block B starting as a copy of block A with ``f5c_init`` "shared", and with ``head_init``
     "baseline" heads that start at their trivial baselines (``mean_shape``
     (68, 2) in crop pixels: the training set's mean landmarks)."""
-    model = MOL(num_classes=num_classes, k=config.k, ccc_neighbors=config.ccc_neighbors, dropout=config.dropout)
+    model = MOL(
+        num_classes=num_classes,
+        k=config.k,
+        ccc_neighbors=config.ccc_neighbors,
+        dropout=config.dropout,
+        motion_input=config.motion_input,
+    )
     if config.head_init == "baseline":
-        with torch.no_grad():
-            model.flow_head.predict_flow0.weight.zero_()  # flow0 = 0 until it learns
-            if mean_shape is not None:
-                model.landmark_head.fc2.weight.mul_(0.01)  # small residuals around the mean shape
-                model.landmark_head.fc2.bias.copy_(torch.as_tensor(mean_shape).flatten())
+        model.start_heads_at_baselines(mean_shape)
     if config.fcc_init == "randn":
         generator = torch.Generator().manual_seed(seed)
         for module in model.modules():
             if isinstance(module, FCC):
                 module.reference_init_(generator)
     if config.f5c_init == "shared":
-        model.f5c_b.load_state_dict(model.f5c_a.state_dict())
+        model.share_f5c_blocks()
+    start_from(model, config.init)  # pre-trained weights replace what they hold
     return model
 
 
@@ -538,6 +542,7 @@ def training_record(config: TrainConfig, data: RunData, fold: Fold, steps: int) 
         "fps": sorted({v.entry.fps for v in trained if not math.isnan(v.entry.fps)}),
         "normalize": config.normalize,
         "clip_sampling": config.clip_sampling,
+        "initialization": init_record(config.init),
     }
 
 

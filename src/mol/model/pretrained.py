@@ -1,0 +1,122 @@
+"""Pre-trained starting weights: the file the package ships, and starting a network from one.
+
+What ships is what `mol pretrain` wrote as ``shippable.safetensors``: every tensor of the network
+except the flow head (39.7 M of MOL's 44.1 M parameters) in float16, with the run's card in the
+metadata. A network started from it (``init: pretrained``) takes every tensor whose name and
+shape match, except the final class layer, which is made fresh for each dataset's classes; the
+flow head starts as it would from scratch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from mol.errors import CheckpointError, ConfigError
+from mol.files import atomic_write
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # shipped inside the package
+SHIPPED_VERSION = "1"
+SHIPPED_FILE = WEIGHTS_DIR / f"mol-pretrained-v{SHIPPED_VERSION}.safetensors"
+SHIPPABLE_FORMAT = "mol-pretrained"
+NOT_SHIPPED = ("flow_head.",)  # tensor-name prefixes left out of the shipped file (size)
+CLASS_LAYER = ("mer_head.fc2.weight", "mer_head.fc2.bias")  # made fresh for every dataset
+
+
+def save_shippable(model: torch.nn.Module, path: str | Path, card: dict) -> Path:
+    """The network without the flow head, floating tensors in float16, the card in the metadata."""
+    state = {
+        k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()).contiguous()
+        for k, v in model.state_dict().items()
+        if not k.startswith(NOT_SHIPPED)
+    }
+    metadata = {
+        "format": SHIPPABLE_FORMAT,
+        "config": json.dumps(model.config.to_dict()),
+        "card": json.dumps(card),
+    }
+    path = Path(path)
+    atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
+    return path
+
+
+def read_pretrained(path: str | Path) -> tuple[dict[str, torch.Tensor], dict, dict]:
+    """(float32 tensors, the network's config, the card) of a shipped file or of a whole
+    `mol pretrain` / `mol train` checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such pre-trained weights file; give a file `mol pretrain` wrote")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file: {exc}") from exc
+    if metadata.get("format") not in (SHIPPABLE_FORMAT, "mol-checkpoint") or "config" not in metadata:
+        raise CheckpointError(f"{path}: not a MOL weights file (made by `mol pretrain` or `mol train`)")
+    if metadata.get("format") == "mol-checkpoint" and metadata.get("model", "mol") != "mol":
+        raise CheckpointError(f"{path}: holds a {metadata['model']!r} model; pre-trained weights must be MOL's")
+    card = json.loads(metadata.get("card") or metadata.get("pretrain") or "{}")
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+    return state, json.loads(metadata["config"]), card
+
+
+def resolve_init(init: str) -> Path | None:
+    """The weights file an ``init`` setting names (None for scratch)."""
+    if init == "scratch":
+        return None
+    if init == "pretrained":
+        if not SHIPPED_FILE.is_file():
+            raise ConfigError(
+                f"{SHIPPED_FILE}: the shipped pre-trained weights are missing from this install; "
+                "reinstall mol-mer, or make your own with `mol pretrain` and pass --init PATH"
+            )
+        return SHIPPED_FILE
+    return Path(init)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def init_record(init: str) -> dict:
+    """What a training record says about a network's start: scratch, or which weights."""
+    path = resolve_init(init)
+    if path is None:
+        return {"init": "scratch"}
+    _, _, card = read_pretrained(path)
+    record = {"init": "pretrained" if init == "pretrained" else "file", "file": path.name, "sha256": file_digest(path)}
+    if init == "pretrained":
+        record["version"] = SHIPPED_VERSION
+    if card:
+        record["pretrain_steps"] = card.get("steps")
+    return record
+
+
+def start_from(model: torch.nn.Module, init: str) -> list[str]:
+    """Copy the pre-trained tensors ``init`` names into ``model``; return the names kept fresh.
+
+    The network's input option must match the weights'; everything else that matches in name
+    and shape is taken, except the final class layer (CLASS_LAYER)."""
+    path = resolve_init(init)
+    if path is None:
+        return list(model.state_dict())
+    state, config, _ = read_pretrained(path)
+    mine = model.config.to_dict()
+    for key in ("motion_input", "k", "ccc_neighbors"):
+        theirs = config.get(key, "raw" if key == "motion_input" else None)
+        if theirs != mine.get(key):
+            raise ConfigError(
+                f"{path}: pre-trained with {key}={theirs!r}, this network has {key}={mine.get(key)!r}; "
+                f"set {key}: {theirs} (e.g. --set {key}={theirs})"
+            )
+    target = model.state_dict()
+    taken = {k: v for k, v in state.items() if k in target and k not in CLASS_LAYER and v.shape == target[k].shape}
+    with torch.no_grad():
+        for k, v in taken.items():
+            target[k].copy_(v)
+    return [k for k in target if k not in taken]

@@ -1,0 +1,83 @@
+"""Shipped pre-trained weights and starting a network from them."""
+
+import pytest
+import torch
+
+from mol.errors import CheckpointError, ConfigError
+from mol.model import MOL
+from mol.model.pretrained import (
+    CLASS_LAYER,
+    SHIPPED_FILE,
+    init_record,
+    read_pretrained,
+    save_shippable,
+    start_from,
+)
+
+
+@pytest.fixture
+def shippable(tmp_path):
+    torch.manual_seed(1)
+    source = MOL(num_classes=16, motion_input="diff")
+    path = save_shippable(source, tmp_path / "w.safetensors", {"steps": 7})
+    return source, path
+
+
+def test_shippable_leaves_out_the_flow_head_in_half_precision(shippable):
+    source, path = shippable
+    state, config, card = read_pretrained(path)
+    assert not any(k.startswith("flow_head.") for k in state)
+    assert set(state) == {k for k in source.state_dict() if not k.startswith("flow_head.")}
+    assert config["motion_input"] == "diff" and card == {"steps": 7}
+    assert path.stat().st_size < 10e6
+    w = source.f5c_a.state_dict()
+    k = next(iter(w))
+    torch.testing.assert_close(state[f"f5c_a.{k}"], w[k].half().float())
+
+
+def test_start_from_takes_everything_but_the_class_layer_and_flow_head(shippable):
+    source, path = shippable
+    torch.manual_seed(2)
+    model = MOL(num_classes=5, motion_input="diff")
+    fresh_flow = model.flow_head.predict_flow0.weight.clone()
+    fresh = start_from(model, str(path))
+    assert set(CLASS_LAYER) <= set(fresh)
+    assert all(k.startswith("flow_head.") or k in CLASS_LAYER for k in fresh)
+    torch.testing.assert_close(model.landmark_head.fc2.bias, source.landmark_head.fc2.bias.half().float())
+    torch.testing.assert_close(model.mer_head.fc1.weight, source.mer_head.fc1.weight.half().float())
+    torch.testing.assert_close(model.flow_head.predict_flow0.weight, fresh_flow)
+
+
+def test_start_from_refuses_another_input_option(shippable):
+    _, path = shippable
+    with pytest.raises(ConfigError, match="motion_input"):
+        start_from(MOL(num_classes=5), str(path))
+
+
+def test_scratch_changes_nothing():
+    model = MOL()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert len(start_from(model, "scratch")) == len(before)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert init_record("scratch") == {"init": "scratch"}
+
+
+def test_the_shipped_weights_load():
+    assert SHIPPED_FILE.is_file() and SHIPPED_FILE.stat().st_size < 25e6
+    _, config, card = read_pretrained(SHIPPED_FILE)
+    model = MOL(num_classes=3, motion_input=config["motion_input"])
+    start_from(model, "pretrained")
+    record = init_record("pretrained")
+    assert record["init"] == "pretrained" and record["version"] and card["steps"] == record["pretrain_steps"]
+    with torch.no_grad():
+        out = model.eval()(torch.zeros(1, 1, 8, 128, 128), heads=("mer",))
+    assert out.mer_logits.shape == (1, 3)
+
+
+def test_unreadable_weights_are_named(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not weights")
+    with pytest.raises(CheckpointError, match=r"bad\.safetensors"):
+        read_pretrained(bad)
+    with pytest.raises(CheckpointError, match="no such"):
+        read_pretrained(tmp_path / "missing.safetensors")

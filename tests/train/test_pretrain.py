@@ -1,0 +1,71 @@
+"""`mol pretrain` on tiny settings: it learns from fresh clips, resumes, and the trainer starts from it."""
+
+import json
+
+import pytest
+import torch
+
+from mol.cli import build_parser
+from mol.errors import ConfigError
+from mol.model import MOL
+from mol.model.pretrained import read_pretrained, start_from
+from mol.train.pretrain import PretrainConfig, Pretrainer, au_measures, command_line
+
+TINY = dict(batch_size=2, eval_clips=8, eval_every=2, checkpoint_every=1, curriculum_steps=1, eval_people=())
+
+
+def test_tiny_run_writes_everything_and_resumes(tmp_path):
+    out = tmp_path / "pt"
+    first = Pretrainer(PretrainConfig(steps=2, **TINY), out).run(progress=False)
+    assert first["steps"] == 2
+    for name in ("shippable.safetensors", "pretrained.safetensors", "card.json", "eval.csv", "log.csv", "curves.png"):
+        assert (out / name).is_file(), name
+    weights_after_two = read_pretrained(out / "shippable.safetensors")[0]
+
+    second = Pretrainer(PretrainConfig(steps=3, **TINY), out).run(progress=False)  # resumes at step 2
+    assert second["steps"] == 3
+    evals = [line.split(",")[0] for line in (out / "eval.csv").read_text().splitlines()[1:]]
+    assert evals == ["0", "2", "3"]  # measured at the start, every 2 steps, and at the end, once each
+    weights_after_three = read_pretrained(out / "shippable.safetensors")[0]
+    assert any(not torch.equal(weights_after_two[k], weights_after_three[k]) for k in weights_after_two)
+
+    card = json.loads((out / "card.json").read_text())
+    assert card["command"].startswith("mol pretrain --steps 3 --batch 2")
+    assert card["clips_seen"] == 6 and card["final"]["step"] == 3
+
+    model = MOL(num_classes=5, motion_input="diff")  # the trainer's start from this run
+    fresh = start_from(model, str(out / "shippable.safetensors"))
+    assert "mer_head.fc2.weight" in fresh and "conv_stack.convs.0.weight" not in fresh
+
+    with pytest.raises(ConfigError, match="other settings"):
+        Pretrainer(PretrainConfig(steps=3, lr=0.1, **TINY), out).run(progress=False)
+
+
+def test_test_people_are_refused():
+    with pytest.raises(ConfigError, match="test people"):
+        PretrainConfig(identities="photos", people=("obama",)).validate()
+    with pytest.raises(ConfigError, match="test people"):
+        PretrainConfig(eval_people=("kanade",)).validate()
+    with pytest.raises(ConfigError, match="must not be in the pool"):
+        PretrainConfig(identities="mixed", people=("hopper",), eval_people=("hopper",)).validate()
+
+
+def test_au_measures():
+    truth = torch.tensor([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 0]]).numpy()
+    perfect = au_measures(truth.astype(float), truth)
+    assert perfect == {"au_micro_f1": 1.0, "au_balanced_accuracy": 1.0, "au_exact_match": 1.0}
+    silent = au_measures(truth * 0.0, truth)
+    assert silent["au_micro_f1"] == 0.0 and silent["au_balanced_accuracy"] == 0.5 and silent["au_exact_match"] == 0.25
+
+
+def test_command_line_names_the_options_that_differ():
+    assert command_line(PretrainConfig()) == []
+    assert command_line(PretrainConfig(batch_size=32, people=("hopper",))) == ["--batch 32", "--people hopper"]
+
+
+@pytest.mark.parametrize("argv", [["--steps", "0"], ["--batch", "-1"], ["--time-budget", "-5"], ["--workers", "x"]])
+def test_bad_numbers_are_refused_when_parsing(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["pretrain", "--out", "o", *argv])
+    assert exc.value.code == 2
+    assert argv[0] in capsys.readouterr().err
