@@ -190,27 +190,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_pretrain(args: argparse.Namespace) -> int:
-    from mol.train.pretrain import PretrainConfig, Pretrainer
+    from mol.train.pretrain import PretrainConfig, Pretrainer, pretrain_settings
 
-    config = PretrainConfig(
-        steps=args.steps,
-        time_budget=args.time_budget,
-        batch_size=args.batch,
-        lr=args.lr,
-        motion_input=args.motion_input,
-        identities=args.identities,
-        people=tuple(p for p in (args.people or "").split(",") if p),
-        eval_people=tuple(p for p in args.eval_people.split(",") if p),
-        curriculum_steps=args.curriculum_steps,
-        eval_every=args.eval_every,
-        eval_clips=args.eval_clips,
-        checkpoint_every=args.checkpoint_every,
-        workers=args.workers,
-        device=args.device,
-        precision=args.precision,
-        seed=args.seed,
-        face_cache=args.face_cache or "",
-    )
+    config = PretrainConfig(**pretrain_settings(args))
     card = Pretrainer(config, Path(args.out)).run(progress=not args.quiet)
     final = card["final"]
     print(f"pre-trained {card['steps']} steps ({card['clips_seen']} fresh clips) in {card['training_seconds']:.0f} s")

@@ -305,3 +305,14 @@ def test_window_clips_stream_each_window_as_its_last_frame_is_read():
     wanted = {f for w in windows for f in w.frames}
     once = [int(c[72, 72]) for c in aligned_frames_of(frames(), identity, wanted)]
     assert sorted(once) == sorted(wanted) and len(once) == len(set(once))
+
+
+def test_the_notes_name_the_initialisation():
+    from mol.infer.predict import training_notes
+
+    record = {"trained_heads": ["mer"], "synthetic": True}
+    start = {"init": "pretrained", "version": "1", "file": "w.safetensors", "sha256": "abcd", "pretrain_steps": 711}
+    text = " ".join(training_notes({**record, "initialization": start})[1])
+    assert "pre-trained weights version 1" in text and "711 pre-training steps" in text
+    assert "from scratch" in " ".join(training_notes({**record, "initialization": {"init": "scratch"}})[1])
+    assert "not recorded" in " ".join(training_notes(record)[1])

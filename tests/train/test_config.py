@@ -62,3 +62,21 @@ def test_yaml_values_are_typed_and_ranged_with_the_key_named(tmp_path):
             load_config(str(path))
     with pytest.raises(ValueError, match="batch_size must lie in"):
         load_config(None, ["batch_size=0"])
+
+
+def test_only_the_synthetic_preset_starts_from_the_pretrained_weights():
+    demo = load_config("synthetic-demo")
+    assert (demo.init, demo.motion_input) == ("pretrained", "diff")
+    for name in ("casme2-5cls", "samm-5cls", "smic-3cls", "megc2019-3cls", "reference"):  # the authors' start
+        assert (load_config(name).init, load_config(name).motion_input) == ("scratch", "raw")
+
+
+def test_init_is_checked(tmp_path):
+    from mol.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no file"):
+        load_config(None, [f"init={tmp_path / 'missing.safetensors'}"])
+    with pytest.raises(ConfigError, match="ststnet"):
+        load_config(None, ["init=pretrained", "model=ststnet"])
+    with pytest.raises(ConfigError, match="motion_input"):
+        load_config(None, ["motion_input=optical"])

@@ -69,3 +69,15 @@ def test_bad_numbers_are_refused_when_parsing(argv, capsys):
         build_parser().parse_args(["pretrain", "--out", "o", *argv])
     assert exc.value.code == 2
     assert argv[0] in capsys.readouterr().err
+
+
+def test_parsed_options_round_trip_through_the_card_command():
+    args = build_parser().parse_args(
+        ["pretrain", "--out", "o", "--batch", "4", "--people", "hopper", "--eval-people", ""]
+    )
+    from mol.train.pretrain import pretrain_settings
+
+    config = PretrainConfig(**pretrain_settings(args))
+    assert (config.batch_size, config.people, config.eval_people) == (4, ("hopper",), ())
+    again = build_parser().parse_args(["pretrain", "--out", "o", *" ".join(command_line(config)).split()])
+    assert PretrainConfig(**pretrain_settings(again)).batch_size == 4

@@ -455,6 +455,19 @@ def command_line(c: PretrainConfig) -> list[str]:
     return parts
 
 
+def pretrain_settings(args) -> dict:
+    """The PretrainConfig fields that parsed `mol pretrain` options set (the inverse of
+    :func:`command_line`): comma-separated people become tuples, an absent option keeps its default."""
+    values = {}
+    for f in dataclasses.fields(PretrainConfig):
+        flag = FLAGS.get(f.name, f.name)
+        if getattr(args, flag, None) is None:
+            continue
+        value = getattr(args, flag)
+        values[f.name] = tuple(p for p in value.split(",") if p) if f.name in ("people", "eval_people") else value
+    return values
+
+
 def identity_pool_description(c: PretrainConfig) -> str:
     procedural = "procedural faces (a new one for every clip; mol.data.procedural)"
     photos = f"the photographs {', '.join(c.people)}, varied in proportions, pose and lighting"

@@ -1,0 +1,124 @@
+"""Several seeds of several training recipes on the same videos: mean ± sd per recipe, and a paired
+subject-bootstrap interval of each recipe's difference from a reference recipe, averaged over the
+seeds it shares with it (seed s of one recipe is paired with seed s of the other).
+
+    python benchmarks/seed_comparison.py --out cmp \\
+        "scratch=runs/scr-s0,runs/scr-s1,runs/scr-s2" "pretrained=runs/pre-s0,runs/pre-s1,runs/pre-s2"
+
+The first recipe is the reference. Every run must have been tested on the same videos (the same
+cache and folds). Writes seeds.json, seeds.csv (one row per run) and seeds.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mol.files import write_csv_atomically, write_text_atomically
+from mol.train.compare import METRICS, interval, load_run_videos, paired_bootstrap, scores, subject_ids
+
+
+def parse_groups(items: list[str]) -> dict[str, list[Path]]:
+    groups = {}
+    for item in items:
+        name, sep, dirs = item.partition("=")
+        if not sep or not dirs:
+            raise SystemExit(f"expected NAME=RUN[,RUN…], got {item!r}")
+        groups[name] = [Path(d) for d in dirs.split(",") if d]
+    return groups
+
+
+def compare_seeds(groups: dict[str, list[Path]], resamples: int, seed: int) -> dict:
+    runs = {name: [load_run_videos(d) for d in dirs] for name, dirs in groups.items()}
+    first = next(iter(runs.values()))[0]
+    for name, seeds in runs.items():
+        for run in seeds:
+            if not run.table[["dataset", "subject", "video", "label"]].equals(
+                first.table[["dataset", "subject", "video", "label"]]
+            ):
+                raise SystemExit(f"{name}: {run.name} was tested on other videos than {first.name}")
+    labels = first.table["label"].to_numpy()
+    groups_ids = subject_ids(first.table)
+    n = len(first.classes)
+    flat = [(name, i, run) for name, seeds in runs.items() for i, run in enumerate(seeds)]
+    boot = paired_bootstrap(labels, [r.table["pred"].to_numpy() for _, _, r in flat], groups_ids, n, resamples, seed)
+    index = {(name, i): k for k, (name, i, _) in enumerate(flat)}
+    reference = next(iter(runs))
+    rows, per_run = [], []
+    for name, seeds in runs.items():
+        values = np.array([[scores(labels, r.table["pred"].to_numpy(), n)[m] for m in METRICS] for r in seeds])
+        for i in range(len(seeds)):
+            per_run.append(
+                {
+                    "recipe": name,
+                    "seed_index": i,
+                    "run": str(groups[name][i]),
+                    **dict(zip(METRICS, values[i], strict=True)),
+                }
+            )
+        row = {"recipe": name, "seeds": len(seeds), "videos": len(labels)}
+        for m, metric in enumerate(METRICS):
+            row[f"{metric}_mean"] = float(values[:, m].mean())
+            row[f"{metric}_sd"] = float(values[:, m].std(ddof=1)) if len(seeds) > 1 else 0.0
+        shared = [i for i in range(len(seeds)) if (reference, i) in index]
+        if name != reference and shared:
+            for m, metric in enumerate(METRICS):
+                diff = np.mean([boot[:, index[(name, i)], m] - boot[:, index[(reference, i)], m] for i in shared], 0)
+                point = np.mean(
+                    [
+                        values[i, m] - scores(labels, runs[reference][i].table["pred"].to_numpy(), n)[metric]
+                        for i in shared
+                    ]
+                )
+                row[f"delta_{metric}"] = float(point)
+                row[f"delta_{metric}_ci95"] = interval(diff)
+        rows.append(row)
+    return {"reference": reference, "resamples": resamples, "classes": first.classes, "recipes": rows, "runs": per_run}
+
+
+def _delta(row: dict, metric: str) -> str:
+    if f"delta_{metric}" not in row:
+        return "—"
+    low, high = row[f"delta_{metric}_ci95"]
+    return f"{row[f'delta_{metric}']:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def markdown(result: dict) -> str:
+    lines = [
+        f"Video level, mean ± sd over seeds; Δ = paired difference from {result['reference']} (seed s with seed s), "
+        f"averaged over seeds, 95 % interval from {result['resamples']} subject bootstrap resamples.",
+        "",
+        "| recipe | seeds | videos | UAR | UF1 | Δ UAR [95 % CI] | Δ UF1 [95 % CI] |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in result["recipes"]:
+        lines.append(
+            f"| {r['recipe']} | {r['seeds']} | {r['videos']} | {r['uar_mean']:.3f} ± {r['uar_sd']:.3f} | "
+            f"{r['uf1_mean']:.3f} ± {r['uf1_sd']:.3f} | {_delta(r, 'uar')} | {_delta(r, 'uf1')} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "groups", nargs="+", help="NAME=RUN,RUN,… (one run directory per seed); the first is the reference"
+    )
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--resamples", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    result = compare_seeds(parse_groups(args.groups), args.resamples, args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_text_atomically(args.out / "seeds.json", json.dumps(result, indent=2) + "\n")
+    write_csv_atomically(args.out / "seeds.csv", result["runs"])
+    text = markdown(result)
+    write_text_atomically(args.out / "seeds.md", text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
