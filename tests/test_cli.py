@@ -120,3 +120,35 @@ def test_user_errors_are_one_line_bugs_keep_their_traceback(monkeypatch, capsys)
     monkeypatch.setattr(cli, "_cmd_bench", raising(KeyError("a bug")))
     with pytest.raises(KeyError):
         cli.main(["bench"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["synth", "o", "--subjects", "0"],
+        ["synth", "o", "--size", "0"],
+        ["synth", "o", "--fps", "0"],
+        ["synth", "o", "--fps", "-5"],
+        ["synth", "o", "--max-blur", "-1"],
+        ["synth", "o", "--jpeg-quality", "200"],
+        ["synth", "o", "--min-amplitude", "-1"],
+        ["prepare", "--dataset", "casme2", "--root", "r", "--out", "o.h5", "--workers", "0"],
+        ["prepare", "--dataset", "casme2", "--root", "r", "--out", "o.h5", "--workers", "-1"],
+        ["spot", "v.avi", "--fps", "0"],
+        ["predict", "v.avi", "--checkpoint", "c", "--fps", "-1"],
+    ],
+)
+def test_numeric_options_are_checked_when_parsing_with_their_name(argv, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert argv[-2] in err and "Traceback" not in err
+    assert not Path("o").exists()
+
+
+def test_synth_amplitudes_in_the_wrong_order_leave_nothing_behind(tmp_path, capsys):
+    out = tmp_path / "s"
+    assert main(["synth", str(out), "--min-amplitude", "3", "--max-amplitude", "1"]) == 2
+    assert "--min-amplitude 3.0 exceeds --max-amplitude 1.0" in capsys.readouterr().err
+    assert not out.exists()

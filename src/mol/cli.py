@@ -77,6 +77,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     import time
 
     from mol.data.synthetic import SynthConfig, generate_dataset
+    from mol.errors import ConfigError
 
     start = time.perf_counter()
     if args.long:
@@ -98,9 +99,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         print(
             f"benchmark {manifest['name']} v{manifest['version']} ({args.benchmark}) in "
             f"{time.perf_counter() - start:.1f} s; choose settings on dev, report on test once\n"
-            f"next: mol prepare --dataset casme2 --root {Path(args.out_dir) / 'dev'} --out dev.h5 --flow exact"
+            f"next: mol prepare --dataset casme2 --root {Path(args.out_dir) / 'dev'} --out dev.h5 "
+            "--flow exact --align onset"
         )
         return 0
+    if args.min_amplitude > args.max_amplitude:
+        raise ConfigError(f"--min-amplitude {args.min_amplitude} exceeds --max-amplitude {args.max_amplitude}")
     config = SynthConfig(
         scheme=args.scheme,
         subjects=args.subjects,
@@ -119,7 +123,8 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     print(
         f"wrote {summary['videos']} videos ({summary['frames']} frames) of {', '.join(summary['people'])} "
         f"to {args.out_dir} in {time.perf_counter() - start:.1f} s\n"
-        f"next: mol prepare --dataset {dataset} --scheme {args.scheme} --root {args.out_dir} --out DATA.h5 --flow exact"
+        f"next: mol prepare --dataset {dataset} --scheme {args.scheme} --root {args.out_dir} --out DATA.h5 "
+        "--flow exact --align onset"
     )
     return 0
 
@@ -303,8 +308,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _at_least(low: float, kind: type = int):
-    """An argparse type: a number of ``kind`` no smaller than ``low``, else a clear error."""
+def _number(kind: type = int, low: float | None = None, high: float | None = None, above: float | None = None):
+    """An argparse type: a number of ``kind`` in [low, high] (and > ``above``), else an error that
+    argparse prints with the option's name."""
 
     def parse(text: str):
         try:
@@ -313,11 +319,18 @@ def _at_least(low: float, kind: type = int):
             raise argparse.ArgumentTypeError(
                 f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}"
             ) from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {text}")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        if above is not None and value <= above:
+            raise argparse.ArgumentTypeError(f"must be more than {above}, got {text}")
         return value
 
     return parse
+
+
+def _at_least(low: float, kind: type = int):
+    return _number(kind, low=low)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -376,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--flow-pairs", type=int, default=7, help="frame pairs of 7 whose flow the training step supervises (default 7)"
     )
     p.add_argument("--data", action="append", metavar="CACHE", help="time the training loader on a cache instead")
-    p.add_argument("--workers", type=int, default=0, help="with --data: loader worker processes (default 0)")
+    p.add_argument("--workers", type=_at_least(0), default=0, help="with --data: loader worker processes (default 0)")
     p.add_argument("--batches", type=int, default=30, help="with --data: timed batches (default 30)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
@@ -413,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=FLOW_METHODS[0],
         help="flow method (default tvl1); exact: the ground truth of a `mol synth` dataset",
     )
-    p.add_argument("--workers", type=int, default=1, help="parallel processes over videos (default 1)")
+    p.add_argument("--workers", type=_at_least(1), default=1, help="parallel processes over videos (default 1)")
 
     p = command(
         "synth",
@@ -437,21 +450,31 @@ def build_parser() -> argparse.ArgumentParser:
         "large: 390); the other options are then ignored",
     )
     p.add_argument("--scheme", default="casme2-5", help="class scheme: casme2-5 (default), samm-5 or megc-3")
-    p.add_argument("--subjects", type=int, default=6, help="subjects, each a different person while photos last (6)")
-    p.add_argument("--clips-per-class", type=int, default=2, help="clips per class and subject (default 2)")
+    p.add_argument(
+        "--subjects", type=_at_least(1), default=6, help="subjects, each a different person while photos last (6)"
+    )
+    p.add_argument("--clips-per-class", type=_at_least(1), default=2, help="clips per class and subject (default 2)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--size", type=int, default=256, help="frame side in pixels (default 256)")
+    p.add_argument("--size", type=_at_least(64), default=256, help="frame side in pixels, at least 64 (default 256)")
     p.add_argument(
         "--people", help="comma-separated built-in photographs in subject order (default: all, see FACES.md)"
     )
     p.add_argument(
         "--face-image", action="append", help="your own face photo, used before the built-in ones (repeatable)"
     )
-    p.add_argument("--min-amplitude", type=float, default=0.5, help="apex displacement, aligned px (default 0.5)")
-    p.add_argument("--max-amplitude", type=float, default=2.5, help="apex displacement, aligned px (default 2.5)")
-    p.add_argument("--fps", type=float, default=200.0, help="frame rate; timings follow it (default 200)")
-    p.add_argument("--jpeg-quality", type=int, default=90, help="JPEG quality of the frames; 0 for PNG (default 90)")
-    p.add_argument("--max-blur", type=float, default=0.0, help="per-subject blur sigma up to this, px (default 0)")
+    amplitude = _number(float, low=0.0)
+    p.add_argument("--min-amplitude", type=amplitude, default=0.5, help="apex displacement, aligned px (default 0.5)")
+    p.add_argument("--max-amplitude", type=amplitude, default=2.5, help="apex displacement, aligned px (default 2.5)")
+    p.add_argument("--fps", type=_number(float, above=0.0), default=200.0, help="frame rate; timings follow it (200)")
+    p.add_argument(
+        "--jpeg-quality", type=_number(int, 0, 100), default=90, help="JPEG quality 1-100 of the frames; 0 for PNG (90)"
+    )
+    p.add_argument(
+        "--max-blur",
+        type=_number(float, low=0.0),
+        default=0.0,
+        help="per-subject blur sigma up to this, px (default 0)",
+    )
 
     p = command(
         "spot",
@@ -470,7 +493,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--settings", help="spot_settings.json from a --tune run (default: the built-in settings)")
     p.add_argument("--tune", action="store_true", help="choose settings on this dataset's annotations (dev only)")
     p.add_argument("--baseline", action="store_true", help="the trivial baseline: thresholded frame differences")
-    p.add_argument("--fps", type=float, help="frame rate of a frame folder (required for one; videos carry their own)")
+    p.add_argument(
+        "--fps",
+        type=_number(float, above=0.0),
+        help="frame rate of a frame folder (required for one; videos carry their own)",
+    )
 
     p = command(
         "train",
@@ -613,7 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spot-settings", help="spot_settings.json of `mol spot --tune` (default: built-in settings)")
     p.add_argument("--window", help="windows mode: span in frames (48) or seconds (0.25s); default 48 frames")
     p.add_argument("--stride", help="step between windows in frames or seconds; default span/6")
-    p.add_argument("--fps", type=float, help="frame rate of a frame folder (videos carry their own)")
+    p.add_argument(
+        "--fps", type=_number(float, above=0.0), help="frame rate of a frame folder (videos carry their own)"
+    )
     p.add_argument("--align", choices=ALIGN_MODES, help="alignment (default: as the checkpoint's training data)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--classify-only", action="store_true", help="skip flow and landmarks per window (faster)")
