@@ -37,7 +37,7 @@ from torch import nn
 from mol.constants import CLIP_FRAMES, CROP
 from mol.files import atomic_write, write_csv_atomically, write_text_atomically
 from mol.model.mol import MOL
-from mol.model.pretrained import read_pretrained, resolve_init, start_from
+from mol.model.pretrained import read_pretrained_metadata, resolve_init, start_from
 
 MARGIN = 16  # texture border, so that shifted frames never sample outside the texture
 LOSS_FLOW = 10.0  # the reference's flow loss weight
@@ -120,7 +120,7 @@ def build(name: str, init: str) -> nn.Module:
     if name == "cnn3d":
         return SmallCNN3d()
     path = resolve_init(init)
-    motion_input = read_pretrained(path)[1].get("motion_input", "raw") if path else "raw"
+    motion_input = read_pretrained_metadata(path)[0].get("motion_input", "raw") if path else "raw"
     model = MOL(num_classes=2, motion_input=motion_input)
     start_from(model, init)
     return model

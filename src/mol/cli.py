@@ -335,7 +335,15 @@ def _at_least(low: float, kind: type = int):
 
 def build_parser() -> argparse.ArgumentParser:
     from mol import __version__
-    from mol.constants import ALIGN_MODES, BENCHMARK_SCALES, DATASET_LAYOUTS, EXACT_FLOW, FLOW_METHODS, MOTION_INPUTS
+    from mol.constants import (
+        ALIGN_MODES,
+        BENCHMARK_SCALES,
+        DATASET_LAYOUTS,
+        EXACT_FLOW,
+        FLOW_METHODS,
+        IDENTITY_SOURCES,
+        MOTION_INPUTS,
+    )
     from mol.data.schemes import SCHEMES
     from mol.train.config import BENCH_DTYPES, COMPILE_MODES, PRECISIONS, PROTOCOLS
 
@@ -549,7 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--identities",
-        choices=("procedural", "photos", "mixed"),
+        choices=IDENTITY_SOURCES,
         default="procedural",
         help="faces of the stream: procedural (default), photos (--people) or mixed",
     )

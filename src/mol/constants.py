@@ -25,6 +25,8 @@ MOTION_INPUTS = ("raw", "diff")
 # where a network's weights start: "scratch" (random, the paper), "pretrained" (the weights the
 # package ships, made by `mol pretrain`), or a path to a file `mol pretrain` wrote
 INIT_CHOICES = ("scratch", "pretrained")
+# faces of the pre-training stream: procedural ones, the built-in photographs, or half each
+IDENTITY_SOURCES = ("procedural", "photos", "mixed")
 ALIGN_MODES = ("per-frame", "onset")  # one similarity transform per frame, or the onset's for all
 FLOW_METHODS = ("tvl1", "dis", "farneback")  # OpenCV estimators for ground-truth flow
 EXACT_FLOW = "exact"  # the synthetic generator's own flow, for `mol synth` data only

@@ -19,7 +19,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mol.constants import ALIGNED_SIZE, CLIP_FRAMES, CROP, EVAL_OFFSET, FRAME_PAIRS, NUM_LANDMARKS
+from mol.constants import (
+    ALIGNED_SIZE,
+    CLIP_FRAMES,
+    CROP,
+    EVAL_OFFSET,
+    FRAME_PAIRS,
+    IDENTITY_SOURCES,
+    NUM_LANDMARKS,
+)
 from mol.data.procedural import random_face
 from mol.data.synthetic import (
     ACTION_UNITS,
@@ -40,7 +48,6 @@ from mol.errors import ConfigError
 STREAM_AUS: tuple[str, ...] = tuple(name for name in ACTION_UNITS if name != "BLINK")
 BENCHMARK_AMPLITUDE = (0.5, 2.5)  # apex displacement of the benchmark's micro-expressions, aligned px
 LARGE_AMPLITUDE = (4.0, 8.0)  # where pre-training starts: motions MOL sees from scratch
-IDENTITY_SOURCES = ("procedural", "photos", "mixed")
 
 
 @dataclass(frozen=True)

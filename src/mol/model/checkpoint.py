@@ -36,16 +36,22 @@ def save_checkpoint(model: torch.nn.Module, path: str | Path, extra: dict[str, s
     return path
 
 
+def read_safetensors_metadata(path: Path, hint: str = "") -> dict[str, str]:
+    """A safetensors file's metadata (no tensors read); an unreadable file is a CheckpointError
+    naming it, with ``hint`` after the reason."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file{hint}: {exc}") from exc
+
+
 def read_checkpoint_metadata(path: str | Path) -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        hint = " (a reference .pth? convert it with `mol import-official`)" if path.suffix in (".pth", ".pt") else ""
-        raise CheckpointError(f"{path}: not a readable safetensors file{hint}: {exc}") from exc
+    hint = " (a reference .pth? convert it with `mol import-official`)" if path.suffix in (".pth", ".pt") else ""
+    metadata = read_safetensors_metadata(path, hint)
     if metadata.get("format") != FORMAT_NAME or "config" not in metadata:
         raise CheckpointError(
             f"{path}: a safetensors file without MOL metadata; if it holds reference weights, "

@@ -14,11 +14,11 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from mol.errors import CheckpointError, ConfigError
 from mol.files import atomic_write
+from mol.model.checkpoint import read_safetensors_metadata
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # shipped inside the package
 SHIPPED_VERSION = "1"
@@ -45,24 +45,26 @@ def save_shippable(model: torch.nn.Module, path: str | Path, card: dict) -> Path
     return path
 
 
-def read_pretrained(path: str | Path) -> tuple[dict[str, torch.Tensor], dict, dict]:
-    """(float32 tensors, the network's config, the card) of a shipped file or of a whole
-    `mol pretrain` / `mol train` checkpoint."""
+def read_pretrained_metadata(path: str | Path) -> tuple[dict, dict]:
+    """(the network's config, the card) of a shipped file or of a whole `mol pretrain` /
+    `mol train` checkpoint, from its metadata alone."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such pre-trained weights file; give a file `mol pretrain` wrote")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file: {exc}") from exc
+    metadata = read_safetensors_metadata(path)
     if metadata.get("format") not in (SHIPPABLE_FORMAT, "mol-checkpoint") or "config" not in metadata:
         raise CheckpointError(f"{path}: not a MOL weights file (made by `mol pretrain` or `mol train`)")
     if metadata.get("format") == "mol-checkpoint" and metadata.get("model", "mol") != "mol":
         raise CheckpointError(f"{path}: holds a {metadata['model']!r} model; pre-trained weights must be MOL's")
     card = json.loads(metadata.get("card") or metadata.get("pretrain") or "{}")
+    return json.loads(metadata["config"]), card
+
+
+def read_pretrained(path: str | Path) -> tuple[dict[str, torch.Tensor], dict, dict]:
+    """(float32 tensors, the network's config, the card): see :func:`read_pretrained_metadata`."""
+    config, card = read_pretrained_metadata(path)
     state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
-    return state, json.loads(metadata["config"]), card
+    return state, config, card
 
 
 def resolve_init(init: str) -> Path | None:
@@ -88,7 +90,7 @@ def init_record(init: str) -> dict:
     path = resolve_init(init)
     if path is None:
         return {"init": "scratch"}
-    _, _, card = read_pretrained(path)
+    _, card = read_pretrained_metadata(path)
     record = {"init": "pretrained" if init == "pretrained" else "file", "file": path.name, "sha256": file_digest(path)}
     if init == "pretrained":
         record["version"] = SHIPPED_VERSION
@@ -107,8 +109,9 @@ def start_from(model: torch.nn.Module, init: str) -> list[str]:
         return list(model.state_dict())
     state, config, _ = read_pretrained(path)
     mine = model.config.to_dict()
+    defaults = type(model.config)().to_dict()  # a field absent from older files had its default
     for key in ("motion_input", "k", "ccc_neighbors"):
-        theirs = config.get(key, "raw" if key == "motion_input" else None)
+        theirs = config.get(key, defaults[key])
         if theirs != mine.get(key):
             raise ConfigError(
                 f"{path}: pre-trained with {key}={theirs!r}, this network has {key}={mine.get(key)!r}; "

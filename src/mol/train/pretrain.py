@@ -27,14 +27,14 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm import tqdm
 
-from mol.constants import FRAME_PAIRS, MOTION_INPUTS, NUM_LANDMARKS, inter_ocular
+from mol.constants import FRAME_PAIRS, MOTION_INPUTS, NUM_LANDMARKS
 from mol.data.clips import normalize_frames
 from mol.data.stream import (
     BENCHMARK_AMPLITUDE,
     STREAM_AUS,
-    Identity,
     PhotoFaces,
     StreamConfig,
+    amplitude_range,
     batch_stream,
     identity_set,
     make_batch,
@@ -47,8 +47,7 @@ from mol.model.mol import MOL
 from mol.model.pretrained import save_shippable
 from mol.train.losses import landmark_loss
 from mol.train.optim import make_optimizer
-
-TRAIN_SEED_OFFSET = 0  # stream batches are seeded by (seed, step); evaluation sets by (seed, 7_777_777)
+from mol.train.trainer import clip_nme
 
 
 @dataclass
@@ -168,7 +167,8 @@ def make_eval_sets(config: PretrainConfig) -> list[EvalSet]:
     mean_shape = mean_shape_of(shape_pool)
     sets = [("procedural-held-out", identity_set("procedural", 16, config.seed))]
     if config.eval_people:
-        sets.append((f"photos-{'+'.join(config.eval_people)}", _photo_identities(config, photos)))
+        photo_set = identity_set("photos", 16, config.seed, photos, tuple(config.eval_people))
+        sets.append((f"photos-{'+'.join(config.eval_people)}", photo_set))
     out = []
     for name, identities in sets:
         batches = [
@@ -177,10 +177,6 @@ def make_eval_sets(config: PretrainConfig) -> list[EvalSet]:
         ]
         out.append(EvalSet(name, batches, mean_shape))
     return out
-
-
-def _photo_identities(config: PretrainConfig, photos: PhotoFaces) -> list[Identity]:
-    return identity_set("photos", 16, config.seed, photos, tuple(config.eval_people))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,10 +246,10 @@ def evaluate(model: MOL, eval_set: EvalSet, device: torch.device) -> dict[str, f
 
 
 def _nme(pred: torch.Tensor, true: torch.Tensor) -> float:
-    """Mean point error over inter-ocular distance; pred, true (B, 136, T)."""
-    p = pred.unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1)  # (B, T, 68, 2)
-    t = true.unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1)
-    return float(((p - t).norm(dim=-1).mean(-1) / inter_ocular(t)).mean())
+    """Mean point error over inter-ocular distance (a fraction, not %); pred, true (B, 136, T)."""
+    p, t = (x.unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1) for x in (pred, true))  # (B, T, 68, 2)
+    every_frame = torch.ones(p.shape[:2], dtype=torch.bool, device=p.device)
+    return float(clip_nme(p, t, every_frame).mean()) / 100
 
 
 # ---------------------------------------------------------------------------------------------
@@ -432,8 +428,6 @@ RESUMABLE_CHANGES = ("steps", "time_budget", "workers", "device", "eval_every", 
 
 
 def _batch_amplitude(step: int, c: PretrainConfig) -> tuple[float, float]:
-    from mol.data.stream import amplitude_range
-
     low, high = amplitude_range(step, c.curriculum_steps)
     return round(low, 3), round(high, 3)
 
