@@ -131,7 +131,14 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 def _cmd_spot(args: argparse.Namespace) -> int:
     from mol.infer.spot_eval import format_summary
-    from mol.infer.spot_run import load_settings, measure_video, run_spot_dataset, write_intervals
+    from mol.infer.spot_run import (
+        faceless_note,
+        load_settings,
+        measure_video,
+        run_spot_dataset,
+        write_faceless,
+        write_intervals,
+    )
 
     settings = load_settings(Path(args.settings) if args.settings else None)
     if args.baseline:
@@ -150,6 +157,8 @@ def _cmd_spot(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
         print(format_summary(summary["evaluation"]))
+        if summary["videos_without_face"]:
+            print(f"warning: no face in any frame of {', '.join(summary['videos_without_face'])} (see faceless.csv)")
         print(
             f"{summary['videos']} videos, {summary['frames']} frames, front-end {summary['frames_per_second']} "
             f"frames/s; skipped {len(summary['skipped'])} sheet rows; wrote {out}/spotting_metrics.json, .csv, "
@@ -164,11 +173,19 @@ def _cmd_spot(args: argparse.Namespace) -> int:
 
     source = Path(args.input)
     signals = measure_video(source, args.fps or 0.0, out / "signals" / f"{source.stem}.npz", not args.quiet)
+    signals.require_face(source)
     intervals = spot(signals, settings)
     write_intervals({source.stem: intervals}, {source.stem: signals.fps}, out)
+    write_faceless({source.stem: signals}, out)
+    note = faceless_note(signals)
+    if note:
+        print(f"note: {note}")
     for i in intervals:
         print(f"{i.kind:5s} frames {i.onset}-{i.offset} ({i.onset / signals.fps:.2f}-{i.offset / signals.fps:.2f} s)")
-    print(f"{len(intervals) or 'no'} expression{'s' if len(intervals) != 1 else ''} found; wrote {out}/intervals.csv")
+    print(
+        f"{len(intervals) or 'no'} expression{'s' if len(intervals) != 1 else ''} found; "
+        f"wrote {out}/intervals.csv, intervals.json, faceless.csv"
+    )
     return 0
 
 
@@ -327,6 +344,18 @@ def _number(kind: type = int, low: float | None = None, high: float | None = Non
         return value
 
     return parse
+
+
+def _span(text: str) -> str:
+    """An argparse type: a span in frames (48) or seconds (0.25s), checked when parsed."""
+    from mol.errors import ConfigError
+    from mol.infer.predict import span_value
+
+    try:
+        span_value(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _at_least(low: float, kind: type = int):
@@ -646,8 +675,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="spot (default): find micro-expressions first and classify each; windows: classify sliding windows",
     )
     p.add_argument("--spot-settings", help="spot_settings.json of `mol spot --tune` (default: built-in settings)")
-    p.add_argument("--window", help="windows mode: span in frames (48) or seconds (0.25s); default 48 frames")
-    p.add_argument("--stride", help="step between windows in frames or seconds; default span/6")
+    p.add_argument("--window", type=_span, help="windows mode: span in frames (48) or seconds (0.25s); default 48 frames")
+    p.add_argument("--stride", type=_span, help="step between windows in frames or seconds; default span/6")
     p.add_argument(
         "--fps", type=_number(float, above=0.0), help="frame rate of a frame folder (videos carry their own)"
     )

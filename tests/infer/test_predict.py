@@ -1,6 +1,7 @@
 """`mol predict` on short videos written by the test from synthetic frames."""
 
 import json
+import re
 import tracemalloc
 
 import numpy as np
@@ -96,6 +97,40 @@ def test_inputs_that_cannot_be_used(tmp_path, checkpoint, capsys):
     short = write_video(tmp_path / "short.avi", face_frames(10))
     with pytest.raises(ValueError, match="fewer than one window"):
         predict(short, checkpoint, window="16", mode="windows")
+
+
+def test_a_video_without_a_face_fails_in_predict_and_spot(tmp_path, checkpoint, capsys):
+    noise = np.random.default_rng(0).integers(0, 255, (60, 96, 96), dtype=np.uint8)
+    video = write_video(tmp_path / "noise.avi", list(noise), fps=30)
+    assert main(["predict", str(video), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "p")]) == 2
+    assert "noise.avi: no face was found in any of its 60 frames" in capsys.readouterr().err
+    assert not (tmp_path / "p" / "report.html").exists()
+    assert main(["spot", str(video), "--out", str(tmp_path / "s"), "--quiet"]) == 2
+    assert "noise.avi: no face was found" in capsys.readouterr().err
+    assert not (tmp_path / "s" / "intervals.json").exists()
+
+
+def test_a_stretch_without_a_face_is_named_in_spot_and_predict(tmp_path, checkpoint, capsys):
+    frames = face_frames(60)
+    for i in range(30, 45):
+        frames[i] = np.full_like(frames[i], 100)  # the face is gone for half a second
+    video = write_video(tmp_path / "gone.avi", frames, fps=30)
+    assert main(["spot", str(video), "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    # the tracker carries the last box one frame into the blank stretch before it lets go
+    stretch = r"No face in 1[45] of 60 frames: frames 3[01]-44 \(1\.0[03]-1\.50 s\)"
+    assert re.search(stretch, capsys.readouterr().out)
+    assert re.fullmatch(r"gone,3[01],44,1\.0[03]*,1\.5", (tmp_path / "s" / "faceless.csv").read_text().splitlines()[1])
+    result = predict(video, checkpoint, classify_only=True)
+    assert any(re.match(stretch, note) for note in result.notes)
+
+
+def test_spans_are_checked_when_the_command_line_is_parsed(tmp_path, checkpoint, capsys):
+    absent = str(tmp_path / "absent.avi")  # never read: the options are refused first
+    for option, value in (("--stride", "-1"), ("--window", "0"), ("--window", "0s"), ("--stride", "x")):
+        with pytest.raises(SystemExit) as exit_:
+            main(["predict", absent, "--checkpoint", str(checkpoint), option, value])
+        assert exit_.value.code == 2
+        assert f"argument {option}: '{value}' is not a span" in capsys.readouterr().err
 
 
 def test_checkpoint_of_another_layout(tmp_path, capsys):

@@ -16,6 +16,9 @@ from mol.constants import NUM_LANDMARKS, inter_ocular
 from mol.data.align import _dlib_models, choose_face
 
 
+MIN_DOWNSCALED_SIDE = 200  # px: the detector runs on a downscaled frame only if it keeps this much
+
+
 class FaceTracker:
     """Call it on successive grayscale frames; it returns (68, 2) float32 landmarks or None.
 
@@ -46,7 +49,8 @@ class FaceTracker:
         """The detector's box: located on the downscaled frame, then re-detected at full
         resolution in a crop around it (the box of a small frame is too coarse for the predictor)."""
         detector, _ = _dlib_models()
-        s = self.detect_scale
+        # a small frame is searched whole: downscaled, its face may be below the detector's reach
+        s = self.detect_scale if min(gray.shape) * self.detect_scale >= MIN_DOWNSCALED_SIDE else 1.0
         small = cv2.resize(gray, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s != 1 else gray
         faces = list(detector(small, 0 if s >= 0.5 else 1))
         near = None if self.previous is None else self.previous.mean(0) * s

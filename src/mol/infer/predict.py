@@ -157,19 +157,28 @@ class Prediction:
         }
 
 
-def parse_span(text: str | int | None, fps: float, default_frames: int) -> int:
+def span_value(text: str | int) -> tuple[float, bool]:
+    """'48' → (48, False): frames; '0.25s' → (0.25, True): seconds. Zero, negative and other text
+    are refused, naming what to give."""
+    text = str(text).strip().lower()
+    m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*s", text)
+    if m and float(m.group(1)) > 0:
+        return float(m.group(1)), True
+    if text.isdigit() and int(text) >= 1:
+        return int(text), False
+    raise ConfigError(f"{text!r} is not a span: give frames (a whole number, at least 1: 48) or seconds (0.25s)")
+
+
+def parse_span(text: str | int | None, fps: float, default_frames: int, option: str = "--window") -> int:
     """'48' (frames) or '0.25s' (seconds, needs a known frame rate) → frames."""
     if text is None:
         return default_frames
-    text = str(text).strip().lower()
-    m = re.fullmatch(r"([0-9.]+)\s*s", text)
-    if m:
-        if not fps or fps <= 0 or math.isnan(fps):
-            raise ConfigError(f"a span in seconds ({text}) needs the frame rate; give --fps or a span in frames")
-        return max(1, round(float(m.group(1)) * fps))
-    if not text.isdigit():
-        raise ConfigError(f"span {text!r}: give frames (48) or seconds (0.25s)")
-    return int(text)
+    value, in_seconds = span_value(text)
+    if not in_seconds:
+        return int(value)
+    if not fps or fps <= 0 or math.isnan(fps):
+        raise ConfigError(f"{option} {text}: a span in seconds needs the frame rate; give --fps or a span in frames")
+    return max(1, round(value * fps))
 
 
 def read_input(path: Path) -> tuple[FrameSource, float]:
@@ -421,14 +430,18 @@ def predict(
     spotted: list[Interval] = []
     sampling = record.get("clip_sampling", "strided") if record else "strided"
     if mode == "spot":
-        windows, aligned_frames, landmarks, missing, spotted = spot_windows(
+        windows, aligned_frames, landmarks, missing, spotted, faceless = spot_windows(
             frames, rate, align, spot_settings, sampling
         )
+        if faceless:
+            notes.insert(0, faceless)
         lap("spot and align")
         micro = sum(i.kind == "micro" for i in spotted)
         if not micro:
             notes.insert(0, f"No micro-expression was found in this video ({len(spotted)} macro-expressions were).")
     else:
+        span = parse_span(window, rate, 48)  # before decoding: a bad span is refused at once
+        step = parse_span(stride, rate, max(1, span // 6), "--stride")
         try:
             alignment = fit_alignment(frames, align, ALIGNED_SIZE, detect_landmarks, unreadable=set(frames.unreadable))
         except NoFaceError:
@@ -438,8 +451,6 @@ def predict(
                 "This model was trained on clips from a micro-expression's onset to its apex; sliding "
                 "windows sample whole windows instead, unlike its training (the spot mode samples as it did)."
             )
-        span = parse_span(window, rate, 48)
-        step = parse_span(stride, rate, max(1, span // 6))
         windows = plan_windows(len(frames), span, step, alignment.face_found)
         landmarks, missing = alignment.landmarks, alignment.missing_faces
         lap("detect and align")
@@ -519,11 +530,13 @@ def spot_windows(source: FrameSource, fps: float, align: str, settings=None, sam
     """Spot a video, then read and align only the frames of each micro-expression's clip
     (sampled from its interval as ``sampling`` says; see :func:`clip_frames_of`).
 
-    Returns (windows, aligned frames, landmarks, frames without a face, spotted intervals)."""
+    Returns (windows, aligned frames, landmarks, frames without a face, spotted intervals, a
+    note naming the stretches without a face or None). A video without any face is refused."""
     from mol.infer.spot import spot
-    from mol.infer.spot_run import measure_frames
+    from mol.infer.spot_run import faceless_note, measure_frames
 
     signals = measure_frames(source, fps)
+    signals.require_face(source.source)
     spotted = spot(signals, settings)
     micro = [i for i in spotted if i.kind == "micro"]
     windows = [
@@ -542,4 +555,4 @@ def spot_windows(source: FrameSource, fps: float, align: str, settings=None, sam
         w.complete = bool(clip.face_found.all())
         for k, f in enumerate(w.frames):
             aligned[f], landmarks[f] = clip.frames[k], clip.landmarks[k]
-    return windows, SparseFrames(aligned), SparseFrames(landmarks), missing, spotted
+    return windows, SparseFrames(aligned), SparseFrames(landmarks), missing, spotted, faceless_note(signals)

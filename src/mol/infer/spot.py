@@ -34,6 +34,7 @@ import numpy as np
 from mol.constants import MICRO_MAX_SECONDS, NUM_LANDMARKS
 from mol.data.records import Interval
 from mol.data.track import FaceTracker
+from mol.errors import NoFaceError
 from mol.files import atomic_write
 
 ANALYSIS_RATE = 30.0  # analysed frames per second of video
@@ -109,6 +110,30 @@ class Signals:
         """Analysed frames per second of video."""
         step = self.frames[1] - self.frames[0] if len(self.frames) > 1 else 1
         return self.fps / step
+
+
+    def faceless_stretches(self) -> list[tuple[int, int]]:
+        """(first, last) video frame of every run of analysed frames where no face was found;
+        ``last`` is the last video frame before the next analysed frame with a face."""
+        stretches, start = [], None
+        for k, found in enumerate(self.face_found):
+            if not found and start is None:
+                start = int(self.frames[k])
+            elif found and start is not None:
+                stretches.append((start, int(self.frames[k]) - 1))
+                start = None
+        if start is not None:
+            stretches.append((start, self.num_frames - 1))
+        return stretches
+
+    def require_face(self, source: object) -> None:
+        """Refuse a video where no analysed frame shows a face: spotting it finds nothing, and
+        that would read as a real negative result."""
+        if len(self.face_found) and not self.face_found.any():
+            raise NoFaceError(
+                f"{source}: no face was found in any of its {self.num_frames} frames; give a video of one "
+                "frontal face (it is tracked from the first frame where one is detected)"
+            )
 
 
 def analysis_step(fps: float) -> int:

@@ -60,6 +60,33 @@ def measure_frames(frames: FrameSource, fps: float, progress: bool = False) -> S
     return signals
 
 
+def faceless_note(signals: Signals) -> str | None:
+    """One sentence naming the stretches of the video without a face, or None."""
+    stretches = signals.faceless_stretches()
+    if not stretches:
+        return None
+    fps = signals.fps
+    parts = [f"{a}-{b} ({a / fps:.2f}-{(b + 1) / fps:.2f} s)" for a, b in stretches[:10]]
+    more = f" and {len(stretches) - 10} more stretches" if len(stretches) > 10 else ""
+    frames = sum(b - a + 1 for a, b in stretches)
+    return (
+        f"No face in {frames} of {signals.num_frames} frames: frames {', '.join(parts)}{more}. "
+        "Nothing there was spotted or classified."
+    )
+
+
+def write_faceless(signals: dict[str, Signals], out: Path) -> Path:
+    """faceless.csv: every stretch of every video where no face was found."""
+    rows = [
+        {"video": key, "first_frame": a, "last_frame": b, "first_s": round(a / s.fps, 4), "last_s": round((b + 1) / s.fps, 4)}
+        for key, s in signals.items()
+        for a, b in s.faceless_stretches()
+    ]
+    path = out / "faceless.csv"
+    write_csv_atomically(path, rows, ["video", "first_frame", "last_frame", "first_s", "last_s"])
+    return path
+
+
 def measure_dataset(records: list[LongVideoRecord], out: Path, progress: bool = True) -> dict[str, Signals]:
     return {r.key: measure_video(r.source, r.fps, out / "signals" / f"{r.key}.npz", progress) for r in records}
 
@@ -198,6 +225,8 @@ def run_spot_dataset(
         frames_per_second=round(frames / seconds, 1) if seconds else None,
         skipped=[{"item": s.item, "reason": s.reason} for s in result.skipped],
     )
+    summary["videos_without_face"] = sorted(k for k, s in signals.items() if not s.face_found.any())
+    write_faceless(signals, out)
     write_evaluation(evaluation, out, summary)
     plot_timelines(spotted, truth, {k: s.num_frames for k, s in signals.items()}, out / "timeline.png")
     summary["evaluation"] = evaluation
