@@ -675,7 +675,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="spot (default): find micro-expressions first and classify each; windows: classify sliding windows",
     )
     p.add_argument("--spot-settings", help="spot_settings.json of `mol spot --tune` (default: built-in settings)")
-    p.add_argument("--window", type=_span, help="windows mode: span in frames (48) or seconds (0.25s); default 48 frames")
+    p.add_argument(
+        "--window", type=_span, help="windows mode: span in frames (48) or seconds (0.25s); default 48 frames"
+    )
     p.add_argument("--stride", type=_span, help="step between windows in frames or seconds; default span/6")
     p.add_argument(
         "--fps", type=_number(float, above=0.0), help="frame rate of a frame folder (videos carry their own)"

@@ -15,7 +15,6 @@ import numpy as np
 from mol.constants import NUM_LANDMARKS, inter_ocular
 from mol.data.align import _dlib_models, choose_face
 
-
 MIN_DOWNSCALED_SIDE = 200  # px: the detector runs on a downscaled frame only if it keeps this much
 
 

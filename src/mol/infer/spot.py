@@ -111,7 +111,6 @@ class Signals:
         step = self.frames[1] - self.frames[0] if len(self.frames) > 1 else 1
         return self.fps / step
 
-
     def faceless_stretches(self) -> list[tuple[int, int]]:
         """(first, last) video frame of every run of analysed frames where no face was found;
         ``last`` is the last video frame before the next analysed frame with a face."""

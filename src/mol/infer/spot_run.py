@@ -78,7 +78,13 @@ def faceless_note(signals: Signals) -> str | None:
 def write_faceless(signals: dict[str, Signals], out: Path) -> Path:
     """faceless.csv: every stretch of every video where no face was found."""
     rows = [
-        {"video": key, "first_frame": a, "last_frame": b, "first_s": round(a / s.fps, 4), "last_s": round((b + 1) / s.fps, 4)}
+        {
+            "video": key,
+            "first_frame": a,
+            "last_frame": b,
+            "first_s": round(a / s.fps, 4),
+            "last_s": round((b + 1) / s.fps, 4),
+        }
         for key, s in signals.items()
         for a, b in s.faceless_stretches()
     ]
