@@ -152,3 +152,64 @@ def test_synth_amplitudes_in_the_wrong_order_leave_nothing_behind(tmp_path, caps
     assert main(["synth", str(out), "--min-amplitude", "3", "--max-amplitude", "1"]) == 2
     assert "--min-amplitude 3.0 exceeds --max-amplitude 1.0" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--people", "nobody"], ["--scheme", "bogus"], ["--face-image", "NOT_AN_IMAGE"]],
+)
+def test_synth_refuses_a_bad_config_before_writing_anything(option, tmp_path, capsys):
+    if option[1] == "NOT_AN_IMAGE":
+        option = [option[0], str(tmp_path / "not-an-image.png")]
+        Path(option[1]).write_text("text")
+    out = tmp_path / "s"
+    assert main(["synth", str(out), *option]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mol synth: error: ") and "video/s" not in err  # not drawn inside a progress bar
+    assert not out.exists()  # no folder, no .ground_truth.h5.tmp
+
+
+def test_train_with_a_fold_that_does_not_exist_leaves_nothing(tiny_synthetic_cache, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--cache", str(tiny_synthetic_cache), "--out", str(out), "--config", "synthetic-demo"]
+    assert main([*argv, "--folds", "7"]) == 2
+    assert "no fold '7'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["synth", "train", "predict", "demo", "prepare-dir", "prepare-under-file"])
+def test_output_paths_that_cannot_be_made_are_one_line_naming_the_path(command, tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    argv = {
+        "synth": ["synth", str(a_file)],
+        "train": ["train", "--cache", "c.h5", "--out", str(a_file)],
+        "predict": ["predict", "v.avi", "--checkpoint", "c", "--out", str(a_file)],
+        "demo": ["demo", "--out", str(a_file / "sub")],
+        "prepare-dir": ["prepare", "--dataset", "casme2", "--root", str(tmp_path), "--out", str(tmp_path)],
+        "prepare-under-file": [
+            "prepare",
+            "--dataset",
+            "casme2",
+            "--root",
+            str(tmp_path),
+            "--out",
+            str(a_file / "x.h5"),
+        ],
+    }[command]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Errno" not in err
+    assert str(a_file) in err or str(tmp_path) in err
+    assert ("a folder of that name exists" in err) == (command == "prepare-dir")
+
+
+def test_prepare_names_what_is_wrong_with_root_and_the_option_that_differs(tiny_synthetic_cache, tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    assert main(["prepare", "--dataset", "casme2", "--root", str(a_file), "--out", str(tmp_path / "x.h5")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    root = tiny_synthetic_cache.parent / "synth0"
+    argv = ["prepare", "--dataset", "casme2", "--root", str(root), "--out", str(tiny_synthetic_cache), "--quiet"]
+    assert main([*argv, "--flow", "exact", "--align", "onset"]) == 2
+    assert "--align per-frame there, onset here" in capsys.readouterr().err

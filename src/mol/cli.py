@@ -689,6 +689,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_output(args: argparse.Namespace) -> None:
+    """An output path that cannot be made is refused in one line before any work."""
+    from mol.files import check_output_path
+
+    if args.command == "prepare":
+        check_output_path(Path(args.out), "--out", folder=False)
+    elif getattr(args, "out_dir", None):
+        check_output_path(Path(args.out_dir), "OUT_DIR")
+    elif getattr(args, "out", None):
+        check_output_path(Path(args.out))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Errors a user can fix (mol.errors) and OSError print one line naming the file and the fix
     (exit 2); anything else is a bug and shows its traceback. ``--debug`` shows every traceback."""
@@ -697,6 +709,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_output(args)
         return args.func(args)
     except (MolError, OSError) as exc:
         if args.debug:

@@ -33,6 +33,7 @@ from mol.data.records import Skipped, VideoRecord
 from mol.data.schemes import DEFAULT_SCHEME, ClassScheme, get_scheme, scheme_from_labels
 from mol.data.synthetic import GROUND_TRUTH_FILE, GroundTruth, aligned_ground_truth
 from mol.errors import ConfigError
+from mol.files import check_output_path, write_text_atomically
 
 SHARD_SUFFIX = ".h5"  # one finished video in CACHE.parts/, laid out as in the cache
 
@@ -191,6 +192,12 @@ def _write_report(report: PrepareReport) -> tuple[Path, Path]:
     return json_path, csv_path
 
 
+def _differences(saved: dict, wanted: dict) -> str:
+    """'--align per-frame there, onset here' for each option that differs."""
+    keys = sorted(k for k in set(saved) | set(wanted) if saved.get(k) != wanted.get(k))
+    return "; ".join(f"--{k} {saved.get(k)} there, {wanted.get(k)} here" for k in keys)
+
+
 def prepare(
     kind: str,
     root: Path,
@@ -210,6 +217,9 @@ def prepare(
     ground_truth = Path(root) / GROUND_TRUTH_FILE if flow == "exact" else None
     if ground_truth is not None and not ground_truth.is_file():
         raise ConfigError(f"{ground_truth}: --flow exact needs the ground truth that `mol synth` writes into --root")
+    if not Path(root).is_dir():
+        what = "is a file, not a folder" if Path(root).exists() else "does not exist"
+        raise ConfigError(f"--root {root}: {what}; give the dataset's folder as its owners ship it")
     started = time.perf_counter()
     result = read_dataset(kind, Path(root), Path(sheet) if sheet else None)
     scheme_name = scheme or DEFAULT_SCHEME.get(kind)
@@ -225,21 +235,30 @@ def prepare(
         "clip_frames": CLIP_FRAMES,
     }
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    check_output_path(out, "--out", folder=False)
     parts = out.with_name(out.name + ".parts")
     existing_keys: set[str] = set()
     if out.exists():
         if read_options(out) != options:
             raise CacheError(
-                f"{out}: exists and was prepared with other options ({read_options(out)}); "
-                "choose another --out or delete it"
+                f"{out}: exists and was prepared with other options ({_differences(read_options(out), options)}); "
+                "choose another --out, or delete it to prepare again"
             )
         existing_keys = {v.key for v in Cache(out).videos}
-    parts.mkdir(exist_ok=True)
     options_file = parts / "options.json"
     if options_file.exists() and json.loads(options_file.read_text()) != options:
-        raise CacheError(f"{parts}: unfinished shards of a run with other options; delete that folder or reuse them")
-    options_file.write_text(json.dumps(options, sort_keys=True))
+        raise CacheError(
+            f"{parts}: unfinished shards of a run with other options "
+            f"({_differences(json.loads(options_file.read_text()), options)}); "
+            "rerun with those options to finish it, or delete that folder"
+        )
+    try:
+        parts.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"--out {out}: cannot make {parts} beside it ({exc.strerror}); give a writable path"
+        ) from None
+    write_text_atomically(options_file, json.dumps(options, sort_keys=True))
 
     report = PrepareReport(out)
     report.rows += [
@@ -284,7 +303,7 @@ def prepare(
         shutil.rmtree(parts, ignore_errors=True)
         report.seconds = time.perf_counter() - started
         _write_report(report)
-        raise CacheError(f"{root}: no video could be prepared; see {out.name}.report.csv for the reasons")
+        raise CacheError(f"{root}: no video could be prepared; see {out}.report.csv for the reasons")
 
     def videos():
         """Every video's group: those already in the cache, then the new shards."""
@@ -312,7 +331,7 @@ def format_summary(report: PrepareReport) -> str:
         f"frames processed: {s['frames_processed']} in {s['seconds']} s"
         + (f" ({s['frames_per_second']} frames/s)" if s["frames_per_second"] else ""),
         f"flow computations: {s['flow_calls']} (the reference's procedure: {s['reference_flow_calls']})",
-        f"report: {report.cache.name}.report.json, {report.cache.name}.report.csv",
+        f"report: {report.cache}.report.json, {report.cache}.report.csv",
     ]
     if report.skipped:
         lines.append("skipped:")

@@ -589,14 +589,21 @@ def sheet_action_units(aus: list[str]) -> str:
     return "+".join(au[2:] if au.startswith("AU") else au for au in aus)
 
 
-def iter_videos(config: SynthConfig):
-    """Every video of a synthetic dataset, in order, as (subject index, face source, SynthVideo)."""
+def load_subject_faces(config: SynthConfig) -> tuple[list[str], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Check the config and load its face photos: (each subject's face source, framed face and
+    landmarks of each source). Raises ConfigError before anything is generated or written."""
     if config.scheme not in SCHEME_EMOTIONS:
         raise ConfigError(f"unknown scheme {config.scheme!r}; choose one of {sorted(SCHEME_EMOTIONS)}")
     if config.subjects < 1 or config.clips_per_class < 1:
         raise ConfigError("--subjects and --clips-per-class must be at least 1")
     sources = subject_faces(config)
-    faces = {source: load_face(source, config.size) for source in dict.fromkeys(sources)}
+    return sources, {source: load_face(source, config.size) for source in dict.fromkeys(sources)}
+
+
+def iter_videos(config: SynthConfig, loaded=None):
+    """Every video of a synthetic dataset, in order, as (subject index, face source, SynthVideo);
+    ``loaded``: what :func:`load_subject_faces` returned, if it was called already."""
+    sources, faces = loaded or load_subject_faces(config)
     classes = SCHEME_EMOTIONS[config.scheme]
     for s, source in enumerate(sources):
         rng = np.random.default_rng([config.seed, s])
@@ -631,33 +638,39 @@ def generate_dataset(out_dir: str | Path, config: SynthConfig, progress: bool = 
     import pandas as pd
     from tqdm import tqdm
 
+    loaded = load_subject_faces(config)  # a bad config is refused before anything is written
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows, manifest, summary = [], [], {"videos": 0, "frames": 0, "people": []}
     gt_tmp = out / f".{GROUND_TRUTH_FILE}.tmp"
-    total = config.subjects * len(SCHEME_EMOTIONS.get(config.scheme, {})) * config.clips_per_class
-    bar = tqdm(total=total, desc="synth", unit="video", disable=not progress)
-    with h5py.File(gt_tmp, "w", track_order=True) as gt:
-        gt.attrs["format"] = GT_FORMAT
-        gt.attrs["format_version"] = GT_VERSION
-        gt.attrs["config"] = json.dumps(synth_config_dict(config), sort_keys=True)
-        for s, source, video in iter_videos(config):
-            subject = f"sub{s + 1:02d}"
-            _write_frames(out / FRAMES_DIR / subject / video.name, video.frames, config.jpeg_quality)
-            frames = (video.onset + 1, video.apex + 1, video.offset + 1)
-            aus = sheet_action_units(video.aus)
-            rows.append([s + 1, video.name, None, *frames, None, aus, video.emotion])
-            folder = f"{FRAMES_DIR}/{subject}/{video.name}"
-            manifest.append([subject, folder, video.emotion, *frames, config.fps, aus])
-            group = gt.create_group(f"{subject}/{video.name}")
-            _write_ground_truth(group, video)
-            group.attrs["face"], group.attrs["fps"] = source, config.fps
-            if source not in summary["people"]:
-                summary["people"].append(source)
-            summary["videos"] += 1
-            summary["frames"] += len(video.frames)
-            bar.update()
-    bar.close()
+    total = config.subjects * len(SCHEME_EMOTIONS[config.scheme]) * config.clips_per_class
+    try:
+        with (
+            tqdm(total=total, desc="synth", unit="video", disable=not progress) as bar,
+            h5py.File(gt_tmp, "w", track_order=True) as gt,
+        ):
+            gt.attrs["format"] = GT_FORMAT
+            gt.attrs["format_version"] = GT_VERSION
+            gt.attrs["config"] = json.dumps(synth_config_dict(config), sort_keys=True)
+            for s, source, video in iter_videos(config, loaded):
+                subject = f"sub{s + 1:02d}"
+                _write_frames(out / FRAMES_DIR / subject / video.name, video.frames, config.jpeg_quality)
+                frames = (video.onset + 1, video.apex + 1, video.offset + 1)
+                aus = sheet_action_units(video.aus)
+                rows.append([s + 1, video.name, None, *frames, None, aus, video.emotion])
+                folder = f"{FRAMES_DIR}/{subject}/{video.name}"
+                manifest.append([subject, folder, video.emotion, *frames, config.fps, aus])
+                group = gt.create_group(f"{subject}/{video.name}")
+                _write_ground_truth(group, video)
+                group.attrs["face"], group.attrs["fps"] = source, config.fps
+                if source not in summary["people"]:
+                    summary["people"].append(source)
+                summary["videos"] += 1
+                summary["frames"] += len(video.frames)
+                bar.update()
+    except BaseException:
+        gt_tmp.unlink(missing_ok=True)  # an interrupted run leaves no half-written ground truth
+        raise
     os.replace(gt_tmp, out / GROUND_TRUTH_FILE)
     _write_sheet_deterministically(rows, out / SHEET_FILE)
     columns = ["subject", "video", "label", "onset", "apex", "offset", "fps", "action_units"]

@@ -11,6 +11,7 @@ import yaml
 
 from mol.data.multicache import RunData, open_caches
 from mol.errors import ConfigError
+from mol.files import make_output_folder, write_text_atomically
 from mol.model.registry import get_model
 from mol.train.config import TrainConfig
 from mol.train.protocols import Fold, composite_counts, cross_dataset_fold, holdout_fold, loso_folds
@@ -78,9 +79,9 @@ def _check_or_write_config(out: Path, config: TrainConfig, caches: list[str], cl
             changed = sorted(k for k in set(saved) | set(resolved) if saved.get(k) != resolved.get(k))
             raise ConfigError(f"{out}: holds a run with another configuration (differs in {changed}); use a new --out")
         return
-    out.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(resolved, sort_keys=False))
-    (out / "classes.json").write_text(json.dumps(classes))
+    make_output_folder(out)
+    write_text_atomically(out / "classes.json", json.dumps(classes))
+    write_text_atomically(path, yaml.safe_dump(resolved, sort_keys=False))  # last: it marks the run
 
 
 def train_run(
@@ -91,9 +92,9 @@ def train_run(
     check_classes(config, data.classes)
     rank, _ = init_distributed(config.device)
     all_folds = make_folds(data, config)
+    chosen = select_folds(all_folds, folds)  # a wrong fold is refused before the folder is made
     if rank == 0:
         _check_or_write_config(out, config, caches, data.classes)
-    chosen = select_folds(all_folds, folds)
     train = train_fold
     if get_model(config.model).input == "apex_flow":
         if rank != 0:  # a small model on one flow per video: rank 0 alone fits it
