@@ -213,3 +213,33 @@ def test_prepare_names_what_is_wrong_with_root_and_the_option_that_differs(tiny_
     argv = ["prepare", "--dataset", "casme2", "--root", str(root), "--out", str(tiny_synthetic_cache), "--quiet"]
     assert main([*argv, "--flow", "exact", "--align", "onset"]) == 2
     assert "--align per-frame there, onset here" in capsys.readouterr().err
+
+
+def _readme_command_rows() -> dict[str, set[str]]:
+    """The options each `mol COMMAND` row of the README's command table names."""
+    import re
+
+    rows: dict[str, set[str]] = {}
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for line in readme.splitlines():
+        match = re.match(r"\| `mol ([a-z-]+)([^`]*)` \|", line)
+        if match:
+            rows.setdefault(match.group(1), set()).update(re.findall(r"--[a-z][a-z-]*", match.group(2)))
+    return rows
+
+
+def test_the_readmes_command_table_matches_the_parser():
+    import argparse
+
+    from mol.cli import build_parser
+
+    (commands,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    documented = _readme_command_rows()
+    assert set(documented) == set(commands.choices), "a command without a README row, or a row of no command"
+    for name, parser in commands.choices.items():
+        options = {o for a in parser._actions for o in a.option_strings if o.startswith("--")} - {"--help", "--quiet"}
+        assert documented[name] == options, f"mol {name}: README lacks {options - documented[name]}, " + (
+            f"names no such option {documented[name] - options}"
+        )
+        for action in parser._actions:
+            assert action.help or action.dest == "help", f"mol {name} {action.option_strings}: no help text"

@@ -387,7 +387,13 @@ def build_parser() -> argparse.ArgumentParser:
     quiet = argparse.ArgumentParser(add_help=False)
     quiet.add_argument("--quiet", action="store_true", help="no progress bars")
     preset = argparse.ArgumentParser(add_help=False)
-    preset.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value (repeatable)")
+    preset.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config value (repeatable), e.g. --set lr=1e-4; the keys are the fields of TrainConfig, "
+        "each with its meaning, in src/mol/train/config.py (an unknown key's error lists them)",
+    )
     folds = argparse.ArgumentParser(add_help=False)
     folds.add_argument("--folds", help="comma-separated fold names or indices to run (for splitting over machines)")
     init = argparse.ArgumentParser(add_help=False)
@@ -451,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
         "report (JSON and CSV) of every video stored or skipped. Rerunning resumes.",
         [quiet],
     )
-    p.add_argument("--dataset", required=True, choices=DATASET_LAYOUTS)
+    p.add_argument("--dataset", required=True, choices=DATASET_LAYOUTS, help="the raw dataset's layout")
     p.add_argument("--root", required=True, help="the dataset folder (for manifest: the CSV or its folder)")
     p.add_argument("--out", required=True, help="the cache file to write, e.g. casme2.h5")
     p.add_argument("--sheet", help="annotation sheet (default: found inside --root)")
@@ -491,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--subjects", type=_at_least(1), default=6, help="subjects, each a different person while photos last (6)"
     )
     p.add_argument("--clips-per-class", type=_at_least(1), default=2, help="clips per class and subject (default 2)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of everything drawn (default 0): same seed, same bytes")
     p.add_argument("--size", type=_at_least(64), default=256, help="frame side in pixels, at least 64 (default 256)")
     p.add_argument(
         "--people", help="comma-separated built-in photographs in subject order (default: all, see FACES.md)"
@@ -551,12 +557,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model", help="the method: mol (default), ststnet or flow-hist (baselines on onset-apex flow, same folds)"
     )
-    p.add_argument("--protocol", choices=PROTOCOLS)
+    p.add_argument("--protocol", choices=PROTOCOLS, help="how videos are split into folds (default: the preset's)")
     p.add_argument("--val-subjects", type=int, dest="val_subjects", help="training subjects held out for selection")
     p.add_argument("--report-oracle", action="store_true", help="also report the best-test-step figure (optimistic)")
     p.add_argument("--device", help="torch device (cpu, cuda, cuda:1)")
-    p.add_argument("--precision", choices=PRECISIONS)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--precision", choices=PRECISIONS, help="training arithmetic (default: the preset's, float32)")
+    p.add_argument("--seed", type=int, help="seed of the folds' validation split and the weights (default: preset's)")
 
     p = command(
         "pretrain",
@@ -607,7 +613,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-every", type=_at_least(1), default=50, help="steps between resume points (50)")
     p.add_argument("--workers", type=_at_least(0), default=1, help="clip-generating processes (default 1)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--precision", choices=("float32", "bfloat16"), default="float32")
+    p.add_argument(
+        "--precision", choices=("float32", "bfloat16"), default="float32", help="training arithmetic (float32)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the stream, the measuring sets and the weights")
     p.add_argument("--face-cache", help="folder keeping the framed photographs (lets a machine without dlib use them)")
 
@@ -631,7 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="compare-out", help="output folder (default compare-out)")
     p.add_argument("--names", help="comma-separated labels of the runs (default: their directory names)")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
 
     p = command(
         "demo",
@@ -683,7 +691,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--fps", type=_number(float, above=0.0), help="frame rate of a frame folder (videos carry their own)"
     )
     p.add_argument("--align", choices=ALIGN_MODES, help="alignment (default: as the checkpoint's training data)")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument("--classify-only", action="store_true", help="skip flow and landmarks per window (faster)")
     p.add_argument("--save-flow", action="store_true", help="also write every window's predicted flow (flows.npz)")
     return parser
