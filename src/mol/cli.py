@@ -303,6 +303,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         mode=args.mode,
         spot_settings=load_settings(Path(args.spot_settings)) if args.spot_settings else None,
         keep_flows=args.save_flow,
+        class_names=args.classes.split(",") if args.classes else None,
     )
     files = write_outputs(result, Path(args.out), save_flow=args.save_flow)
     done = [w for w in result.windows if w.complete]
@@ -692,6 +693,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--align", choices=ALIGN_MODES, help="alignment (default: as the checkpoint's training data)")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument(
+        "--classes", help="names of the model's classes in training order, comma-separated (default: the checkpoint's)"
+    )
     p.add_argument("--classify-only", action="store_true", help="skip flow and landmarks per window (faster)")
     p.add_argument("--save-flow", action="store_true", help="also write every window's predicted flow (flows.npz)")
     return parser

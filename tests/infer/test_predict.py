@@ -351,3 +351,19 @@ def test_the_notes_name_the_initialisation():
     assert "pre-trained weights version 1" in text and "711 pre-training steps" in text
     assert "from scratch" in " ".join(training_notes({**record, "initialization": {"init": "scratch"}})[1])
     assert "not recorded" in " ".join(training_notes(record)[1])
+
+
+def test_classes_are_named_by_the_checkpoint_or_by_the_user(tmp_path, capsys):
+    unnamed = tmp_path / "unnamed.safetensors"
+    save_checkpoint(MOL(num_classes=3), unnamed)
+    video = write_video(tmp_path / "face.avi", face_frames(24), fps=100)
+    result = predict(video, unnamed, window="16", mode="windows", classify_only=True)
+    assert result.classes == ["class_0", "class_1", "class_2"]
+    assert any("does not name its classes" in note and "--classes" in note for note in result.notes)
+    out = tmp_path / "out"
+    argv = ["predict", str(video), "--checkpoint", str(unnamed), "--mode", "windows", "--window", "16"]
+    assert main([*argv, "--out", str(out), "--classify-only", "--classes", "joy,fear,other"]) == 0
+    assert ",p_joy,p_fear,p_other," in (out / "predictions.csv").read_text().splitlines()[0]
+    assert "does not name its classes" not in (out / "report.html").read_text()
+    assert main([*argv, "--out", str(tmp_path / "o2"), "--classes", "joy,fear"]) == 2
+    assert "--classes: the model has 3 classes, got 2 names" in capsys.readouterr().err

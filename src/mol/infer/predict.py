@@ -157,6 +157,28 @@ class Prediction:
         }
 
 
+def name_classes(
+    n: int, metadata: dict, given: list[str] | None, checkpoint: str | Path
+) -> tuple[list[str], str | None]:
+    """The names of the model's ``n`` classes: ``given`` (``--classes``), else the checkpoint's,
+    else class_0… with a note saying they are unknown."""
+    stored = json.loads(metadata["classes"]) if "classes" in metadata else None
+    if given is not None:
+        if len(given) != n or len(set(given)) != n:
+            raise ConfigError(
+                f"--classes: the model has {n} classes, got {len(given)} names {given}; give {n} distinct"
+            )
+        differ = stored is not None and list(stored) != list(given)
+        return list(given), (f"Class names given with --classes, not the checkpoint's {stored}." if differ else None)
+    if stored is not None:
+        return list(stored), None
+    note = (
+        f"{checkpoint} does not name its classes, so they are called class_0…class_{n - 1}; "
+        "give their names in training order with --classes a,b,…"
+    )
+    return [f"class_{i}" for i in range(n)], note
+
+
 def span_value(text: str | int) -> tuple[float, bool]:
     """'48' → (48, False): frames; '0.25s' → (0.25, True): seconds. Zero, negative and other text
     are refused, naming what to give."""
@@ -385,6 +407,7 @@ def predict(
     mode: str = "spot",
     spot_settings=None,
     keep_flows: bool = False,
+    class_names: list[str] | None = None,
 ) -> Prediction:
     """Run a trained MOL checkpoint over a video file or a folder of frames.
 
@@ -413,8 +436,9 @@ def predict(
     hidden, notes = training_notes(record)
     if align is None:
         align = record["align"][0] if record and record.get("align") else "per-frame"
-    n = model.num_classes
-    classes = json.loads(metadata["classes"]) if "classes" in metadata else [f"class_{i}" for i in range(n)]
+    classes, class_note = name_classes(model.num_classes, metadata, class_names, checkpoint)
+    if class_note:
+        notes.append(class_note)
     lap("load model")
     frames, video_fps = read_input(input_path)
     rate = float(fps) if fps else video_fps
