@@ -672,10 +672,14 @@ def build_parser() -> argparse.ArgumentParser:
         "run a trained model over a video or a folder of frames; write tables, PNGs and report.html",
         "Spot the micro-expressions in the video (as `mol spot`), align each like `mol prepare` and "
         "classify it, or with --mode windows classify sliding windows; report class probabilities, "
-        "predicted flow and landmarks, where the face moved.",
+        "predicted flow and landmarks, where the face moved. Any model `mol train` makes works: MOL "
+        "reads the aligned clip, STSTNet and the flow histogram the onset-to-apex flow of each "
+        "spotted micro-expression (spot mode only).",
     )
     p.add_argument("input", help="video file (mp4, avi, mov) or folder of frames")
-    p.add_argument("--checkpoint", required=True, help="a mol .safetensors checkpoint")
+    p.add_argument(
+        "--checkpoint", required=True, help="model.safetensors of a `mol train` fold (mol, ststnet or flow-hist)"
+    )
     p.add_argument("--out", default="prediction", help="output folder (default prediction)")
     p.add_argument(
         "--mode",

@@ -11,6 +11,7 @@ from mol.cli import main
 from mol.constants import ALIGNED_SIZE
 from mol.data.align import NoFaceError
 from mol.data.frames import FrameError
+from mol.errors import ConfigError
 from mol.infer.predict import aligned_frames_of, parse_span, plan_windows, predict, window_clips
 from mol.model import MOL, save_checkpoint
 
@@ -367,3 +368,41 @@ def test_classes_are_named_by_the_checkpoint_or_by_the_user(tmp_path, capsys):
     assert "does not name its classes" not in (out / "report.html").read_text()
     assert main([*argv, "--out", str(tmp_path / "o2"), "--classes", "joy,fear"]) == 2
     assert "--classes: the model has 3 classes, got 2 names" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["ststnet", "flow-hist"])
+def test_models_that_read_onset_to_apex_flow_classify_the_spotted_micro_expressions(long_videos, tmp_path, name):
+    from mol.infer import apex_predict
+    from mol.model.registry import build_model
+
+    torch_model = build_model(name, {"num_classes": 3}).eval()
+    path = tmp_path / f"{name}.safetensors"
+    record = {"input": "onset_apex_flow", "input_flow": ["dis"], "align": ["onset"], "trained_heads": ["mer"]}
+    classes = json.dumps(["surprise", "positive", "negative"])
+    save_checkpoint(torch_model, path, extra={"classes": classes, "training": json.dumps(record)})
+    seen = []
+    real_flow = apex_predict.compute_flow
+
+    def spy(a, b, method):
+        seen.append((a.shape, method))
+        return real_flow(a, b, method)
+
+    recording = _only_recording(long_videos / "planted")
+    out = tmp_path / "out"
+    apex_predict.compute_flow = spy
+    try:
+        assert (
+            main(["predict", str(recording.source), "--checkpoint", str(path), "--fps", "30", "--out", str(out)]) == 0
+        )
+    finally:
+        apex_predict.compute_flow = real_flow
+    data = json.loads((out / "predictions.json").read_text())
+    assert data["model"] == name and data["notes"][0].startswith(f"Model: {name}, which classifies the optical flow")
+    classified = [w for w in data["windows"] if w["probabilities"]]
+    assert len(classified) >= 2 and all(w["top_class"] in data["classes"] for w in classified)
+    # one flow per micro-expression, onset to apex, on aligned frames, with the training method
+    assert seen == [((ALIGNED_SIZE, ALIGNED_SIZE), "dis")] * len(classified)
+    assert all(w["sampled_frames"][0] == w["start_frame"] for w in classified)
+    assert f"<strong>{name}</strong>" in (out / "report.html").read_text()
+    with pytest.raises(ConfigError, match="use --mode spot"):
+        predict(recording.source, path, fps=30.0, mode="windows")

@@ -8,7 +8,7 @@ import pytest
 from mol.cli import main
 from mol.data.apex import onset_apex_indices
 from mol.data.cache import Cache, CacheError, VideoEntry
-from mol.model.checkpoint import load_checkpoint
+from mol.model.checkpoint import load_checkpoint, read_checkpoint_metadata
 from mol.train.config import load_config
 from mol.train.run import train_run
 
@@ -43,6 +43,11 @@ def test_baseline_runs_through_train_evaluate_and_compare(tiny_synthetic_cache, 
     assert len(table) == 5 and table.filter(regex="^p_").sum(axis=1).round(4).eq(1).all()
     restored = load_checkpoint(folds[0] / "model.safetensors", expected=None)
     assert restored.model_name == model
+    # what `mol predict` needs to feed it as it was trained, and what it scored on held-out people
+    record = json.loads(read_checkpoint_metadata(folds[0] / "model.safetensors")["training"])
+    assert record["input"] == "onset_apex_flow" and record["input_flow"] == ["tvl1"]
+    assert record["align"] == ["per-frame"] and record["trained_heads"] == ["mer"]
+    assert record["held_out"]["videos"] == 5 and 0 <= record["held_out"]["video_uf1"] <= 1
     assert main(["evaluate", str(tmp_path / "run")]) == 0
     assert (tmp_path / "run" / "metrics.json").is_file() and (tmp_path / "run" / "curves.png").is_file()
 

@@ -36,6 +36,7 @@ from mol.data.frames import FrameError, FrameSource, is_video_file
 from mol.data.records import Interval
 from mol.errors import ConfigError
 from mol.model.checkpoint import load_checkpoint, read_checkpoint_metadata
+from mol.model.registry import get_model
 
 # facial regions for "where the face moved": landmark indices of the 68-point scheme
 REGIONS: dict[str, list[int]] = {
@@ -97,6 +98,7 @@ class Prediction:
     notes: list[str] = field(default_factory=list)  # what a reader must know before reading the results
     mode: str = "windows"  # "spot": windows are the spotted micro-expressions; "windows": sliding windows
     spotted: list[Interval] = field(default_factory=list)  # every spotted interval (spot mode)
+    model_name: str = "mol"  # the registered model that classified (mol, ststnet, flow-hist)
 
     @property
     def flow(self) -> np.ndarray | None:
@@ -121,6 +123,7 @@ class Prediction:
             "input": self.input,
             "fps": self.fps,
             "classes": self.classes,
+            "model": self.model_name,
             "model_config": self.model_config,
             "num_frames": self.num_frames,
             "frames_without_face": [{"frame": f, "time_s": self.time_of(f)} for f in self.frames_without_face],
@@ -379,7 +382,8 @@ def training_notes(record: dict | None) -> tuple[list[str], list[str]]:
         )
     else:
         notes.append(f"Trained on {data}; classes {', '.join(record.get('classes', []))}.")
-    notes.append(initialization_note(record.get("initialization")))
+    if record.get("input") != "onset_apex_flow":  # a MOL checkpoint: where its weights started
+        notes.append(initialization_note(record.get("initialization")))
     return hidden, notes
 
 
@@ -431,12 +435,18 @@ def predict(
         clock = now
 
     metadata = read_checkpoint_metadata(checkpoint)
-    model = load_checkpoint(checkpoint, device).eval()
+    model_name = metadata.get("model", "mol")
+    reads_apex_flow = get_model(model_name).input == "apex_flow"
+    if reads_apex_flow:
+        from mol.infer.apex_predict import check_mode
+
+        check_mode(mode, model_name)
+    model = load_checkpoint(checkpoint, device, expected=None).eval()
     record = json.loads(metadata["training"]) if "training" in metadata else None
     hidden, notes = training_notes(record)
     if align is None:
         align = record["align"][0] if record and record.get("align") else "per-frame"
-    classes, class_note = name_classes(model.num_classes, metadata, class_names, checkpoint)
+    classes, class_note = name_classes(model.config.num_classes, metadata, class_names, checkpoint)
     if class_note:
         notes.append(class_note)
     lap("load model")
@@ -454,9 +464,17 @@ def predict(
     spotted: list[Interval] = []
     sampling = record.get("clip_sampling", "strided") if record else "strided"
     if mode == "spot":
-        windows, aligned_frames, landmarks, missing, spotted, faceless = spot_windows(
-            frames, rate, align, spot_settings, sampling
-        )
+        if reads_apex_flow:  # the class of each spotted micro-expression's onset-to-apex flow
+            from mol.infer.apex_predict import describe, input_flow_method, predict_apex_flow
+
+            method = input_flow_method(metadata, record)
+            notes.insert(0, describe(model_name, method, align))
+            spotting = predict_apex_flow(frames, rate, model, method, align, spot_settings, device)
+            for w in spotting[0]:
+                w.top_class = None if w.probabilities is None else classes[int(np.argmax(w.probabilities))]
+        else:
+            spotting = spot_windows(frames, rate, align, spot_settings, sampling)
+        windows, aligned_frames, landmarks, missing, spotted, faceless = spotting
         if faceless:
             notes.insert(0, faceless)
         lap("spot and align")
@@ -479,7 +497,7 @@ def predict(
         landmarks, missing = alignment.landmarks, alignment.missing_faces
         lap("detect and align")
     o = EVAL_OFFSET
-    complete = [w for w in windows if w.complete]
+    complete = [w for w in windows if w.complete and w.probabilities is None]  # those MOL has yet to see
     if mode == "spot":
         clips = ((w, aligned_frames[w.frames]) for w in complete)
     else:  # aligned one frame at a time as the windows need them: memory does not grow with length
@@ -538,6 +556,7 @@ def predict(
         landmarks=landmarks,
         mode=mode,
         spotted=spotted,
+        model_name=model_name,
     )
     if best is not None:  # shown in detail, with its flow and landmarks
         result.best_window = best[0].index

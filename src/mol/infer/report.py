@@ -107,16 +107,17 @@ def _html(prediction: Prediction, data: dict, files: dict[str, Path]) -> str:
     header = "".join(f"<th>{e(c)}</th>" for c in prediction.classes)
     heading = "Spotted micro-expressions" if prediction.mode == "spot" else "Windows"
     return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>MOL prediction: {e(Path(prediction.input).name)}</title>
+<html><head><meta charset="utf-8"><title>{e(prediction.model_name)} prediction: {e(Path(prediction.input).name)}</title>
 <style>body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}
 tr.missing{{color:#999}}p.note{{background:#fff3cd;padding:6px 10px}}
 img{{max-width:100%}}figure{{margin:1.5em 0}}code{{background:#f3f3f3}}</style></head>
-<body><h1>MOL prediction</h1>
+<body><h1>Micro-expressions of {e(Path(prediction.input).name)}</h1>
 <p>input <code>{e(prediction.input)}</code>: {prediction.num_frames} frames at {prediction.fps:.1f} fps;
 frames without a face: {e(missing)}</p>
 {"".join(f'<p class="note"><strong>{e(note)}</strong></p>' for note in prediction.notes)}
-<p>model: <code>{e(json.dumps(prediction.model_config))}</code>; classes: {e(", ".join(prediction.classes))}</p>
+<p>model: <strong>{e(prediction.model_name)}</strong> <code>{e(json.dumps(prediction.model_config))}</code>;
+classes: {e(", ".join(prediction.classes))}</p>
 {"".join(figures)}
 <h2>{heading}</h2><table><tr><th>window</th><th>frames</th><th>time (s)</th>{header}<th>top class</th></tr>
 {"".join(rows)}</table></body></html>

@@ -28,7 +28,7 @@ from mol.model.checkpoint import save_checkpoint
 from mol.model.registry import build_model
 from mol.train.config import TrainConfig
 from mol.train.protocols import Fold
-from mol.train.trainer import write_predictions
+from mol.train.trainer import held_out_record, training_record, write_predictions
 
 
 @dataclass
@@ -55,6 +55,21 @@ def compute_apex_flows(data: RunData, progress: bool = True) -> ApexFlows:
         onsets.append(onset)
         sources[source] += 1
     return ApexFlows(torch.from_numpy(np.stack(flows)), np.array(onsets), methods, sources)
+
+
+def apex_flow_record(config: TrainConfig, data: RunData, fold: Fold, epochs: int, methods: list[str]) -> dict:
+    """The training record of an onset-to-apex flow model: MOL's, with the one head it has and
+    the flow method its input was computed with (what `mol predict` must compute likewise)."""
+    record = training_record(config, data, fold, epochs)
+    record.update(
+        loss_weights={"mer": 1.0},
+        trained_heads=["mer"],
+        input="onset_apex_flow",
+        input_flow=sorted(set(methods)),
+        clip_sampling="onset_apex",
+        initialization=None,
+    )
+    return record
 
 
 def train_apex_flow_fold(
@@ -93,10 +108,17 @@ def train_apex_flow_fold(
     }
     fold_dir.mkdir(parents=True, exist_ok=True)
     write_predictions(fold_dir / "predictions.csv", pred, data)
+    record = apex_flow_record(config, data, fold, len(losses), inputs.methods)
+    record["held_out"] = held_out_record(pred, num_classes, len({v.subject_id for v in fold.test}))
     save_checkpoint(
         model,
         fold_dir / "model.safetensors",
-        extra={"fold": fold.name, "classes": json.dumps(data.classes[:num_classes]), "flow": ",".join(inputs.methods)},
+        extra={
+            "fold": fold.name,
+            "classes": json.dumps(data.classes[:num_classes]),
+            "flow": ",".join(inputs.methods),
+            "training": json.dumps(record),
+        },
     )
     nan = float("nan")  # no flow or landmark head
     history = [{"step": i + 1, "total": v, "mer": v, "flow": nan, "landmark": nan} for i, v in enumerate(losses)]
