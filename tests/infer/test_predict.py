@@ -406,3 +406,33 @@ def test_models_that_read_onset_to_apex_flow_classify_the_spotted_micro_expressi
     assert f"<strong>{name}</strong>" in (out / "report.html").read_text()
     with pytest.raises(ConfigError, match="use --mode spot"):
         predict(recording.source, path, fps=30.0, mode="windows")
+
+
+def test_the_report_shows_what_the_spotter_saw_and_every_spotted_interval(long_videos, checkpoint, tmp_path):
+    import re
+
+    recording = _only_recording(long_videos / "planted")
+    out = tmp_path / "out"
+    assert (
+        main(["predict", str(recording.source), "--checkpoint", str(checkpoint), "--fps", "30", "--out", str(out)]) == 0
+    )
+    data = json.loads((out / "predictions.json").read_text())
+    signal = data["spot_signal"]
+    assert len(signal["regions"]) == 8 and signal["threshold_px"] > 0
+    assert all(len(v) == len(signal["time_s"]) for v in signal["regions"].values())
+    # every spotted interval peaks above the threshold the report draws
+    peak = np.max(list(signal["regions"].values()), axis=0)
+    times = np.array(signal["time_s"])
+    for i in data["spotted"]:
+        inside = (times >= i["onset_s"]) & (times <= i["offset_s"])
+        assert peak[inside].max() > signal["threshold_px"]
+    html = (out / "report.html").read_text()
+    assert "what the spotter saw" in html and "the face at the onset, apex and offset" in html
+    assert (out / "spot_signal.png").stat().st_size > 5000 and (out / "intervals.png").stat().st_size > 5000
+    quiet = _only_recording(long_videos / "quiet")
+    empty = tmp_path / "empty"
+    assert (
+        main(["predict", str(quiet.source), "--checkpoint", str(checkpoint), "--fps", "30", "--out", str(empty)]) == 0
+    )
+    page = (empty / "report.html").read_text()
+    assert re.search(r"<td colspan=\"\d+\">none</td>", page) and "what the spotter saw" in page

@@ -80,29 +80,19 @@ def describe(model_name: str, method: str, align: str) -> str:
     )
 
 
-def predict_apex_flow(source, rate: float, model, method: str, align: str, settings, device: str):
-    """Spot the video, then classify each micro-expression's onset-to-apex flow. Returns
-    (windows, aligned frames, landmarks, frames without a face, spotted intervals, faceless note)
-    as :func:`mol.infer.predict.spot_windows` does."""
+def predict_apex_flow(source, micro: list[Interval], model, method: str, align: str, device: str):
+    """Classify each spotted micro-expression's onset-to-apex flow: (windows, aligned frames,
+    landmarks) as :func:`mol.infer.predict.spot_windows` gives them."""
     from mol.infer.predict import SparseFrames, Window, read_selected
-    from mol.infer.spot import spot
-    from mol.infer.spot_run import faceless_note, measure_frames
 
-    signals = measure_frames(source, rate)
-    signals.require_face(source.source)
-    spotted = spot(signals, settings)
-    micro = [i for i in spotted if i.kind == "micro"]
     raw = read_selected(source, {f for i in micro for f in (i.onset, max(i.apex, i.onset + 1))})
     windows, aligned, landmarks = [], {}, {}
     for n, (interval, (probs, frames, points)) in enumerate(
         zip(micro, classify_intervals(model, raw, micro, align, method, device), strict=True)
     ):
-        w = Window(
-            n, interval.onset, interval.offset, sorted(frames) or [interval.onset, interval.apex], probs is not None
-        )
-        w.probabilities = probs
+        sampled = sorted(frames) or [interval.onset, interval.apex]
+        w = Window(n, interval.onset, interval.offset, sampled, probs is not None, probabilities=probs)
         windows.append(w)
         aligned.update(frames)
         landmarks.update(points)
-    missing = [int(f) for f in signals.frames[~signals.face_found]]
-    return windows, SparseFrames(aligned), SparseFrames(landmarks), missing, spotted, faceless_note(signals)
+    return windows, SparseFrames(aligned), SparseFrames(landmarks)

@@ -99,6 +99,9 @@ class Prediction:
     mode: str = "windows"  # "spot": windows are the spotted micro-expressions; "windows": sliding windows
     spotted: list[Interval] = field(default_factory=list)  # every spotted interval (spot mode)
     model_name: str = "mol"  # the registered model that classified (mol, ststnet, flow-hist)
+    trace: object | None = field(default=None, repr=False)  # spot mode: mol.infer.spot_view.SpotTrace
+    # spot mode: the face at onset, apex and offset of each spotted interval (by its index), 96 px
+    thumbnails: dict[int, list[np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def flow(self) -> np.ndarray | None:
@@ -133,6 +136,7 @@ class Prediction:
             "hidden_heads": self.hidden_heads,
             "notes": self.notes,
             "mode": self.mode,
+            "spot_signal": None if self.trace is None else self.trace.to_dict(self.fps),
             "spotted": [
                 {**i.to_dict(), "onset_s": self.time_of(i.onset), "offset_s": self.time_of(i.offset)}
                 for i in self.spotted
@@ -462,23 +466,30 @@ def predict(
         notes.append(message)
     lap("read frames")
     spotted: list[Interval] = []
+    trace, thumbnails = None, {}
     sampling = record.get("clip_sampling", "strided") if record else "strided"
     if mode == "spot":
+        signals, spotted = spot_video(frames, rate, spot_settings)
+        micro = [i for i in spotted if i.kind == "micro"]
         if reads_apex_flow:  # the class of each spotted micro-expression's onset-to-apex flow
             from mol.infer.apex_predict import describe, input_flow_method, predict_apex_flow
 
             method = input_flow_method(metadata, record)
             notes.insert(0, describe(model_name, method, align))
-            spotting = predict_apex_flow(frames, rate, model, method, align, spot_settings, device)
-            for w in spotting[0]:
+            windows, aligned_frames, landmarks = predict_apex_flow(frames, micro, model, method, align, device)
+            for w in windows:
                 w.top_class = None if w.probabilities is None else classes[int(np.argmax(w.probabilities))]
         else:
-            spotting = spot_windows(frames, rate, align, spot_settings, sampling)
-        windows, aligned_frames, landmarks, missing, spotted, faceless = spotting
+            windows, aligned_frames, landmarks = spot_windows(frames, micro, align, sampling)
+        missing = [int(f) for f in signals.frames[~signals.face_found]]
+        from mol.infer.spot_run import faceless_note
+        from mol.infer.spot_view import interval_thumbnails, spot_trace
+
+        trace, thumbnails = spot_trace(signals, spot_settings), interval_thumbnails(frames, signals, spotted)
+        faceless = faceless_note(signals)
         if faceless:
             notes.insert(0, faceless)
         lap("spot and align")
-        micro = sum(i.kind == "micro" for i in spotted)
         if not micro:
             notes.insert(0, f"No micro-expression was found in this video ({len(spotted)} macro-expressions were).")
     else:
@@ -557,6 +568,8 @@ def predict(
         mode=mode,
         spotted=spotted,
         model_name=model_name,
+        trace=trace,
+        thumbnails=thumbnails,
     )
     if best is not None:  # shown in detail, with its flow and landmarks
         result.best_window = best[0].index
@@ -569,26 +582,29 @@ def predict(
     return result
 
 
-def spot_windows(source: FrameSource, fps: float, align: str, settings=None, sampling: str = "strided"):
-    """Spot a video, then read and align only the frames of each micro-expression's clip
-    (sampled from its interval as ``sampling`` says; see :func:`clip_frames_of`).
-
-    Returns (windows, aligned frames, landmarks, frames without a face, spotted intervals, a
-    note naming the stretches without a face or None). A video without any face is refused."""
+def spot_video(source: FrameSource, fps: float, settings=None):
+    """The spotter's signals of the video and the intervals it found; a video without any face
+    is refused."""
     from mol.infer.spot import spot
-    from mol.infer.spot_run import faceless_note, measure_frames
+    from mol.infer.spot_run import measure_frames
 
     signals = measure_frames(source, fps)
     signals.require_face(source.source)
-    spotted = spot(signals, settings)
-    micro = [i for i in spotted if i.kind == "micro"]
+    return signals, spot(signals, settings)
+
+
+def spot_windows(
+    source: FrameSource, micro: list[Interval], align: str, sampling: str = "strided"
+) -> tuple[list[Window], SparseFrames, SparseFrames]:
+    """Read and align only the frames of each spotted micro-expression's clip (sampled from its
+    interval as ``sampling`` says; see :func:`clip_frames_of`): (windows, aligned frames,
+    landmarks)."""
     windows = [
         Window(n, i.onset, i.offset, clip_frames_of(i, len(source), sampling), True) for n, i in enumerate(micro)
     ]
     raw = read_selected(source, {f for w in windows for f in w.frames})
     aligned: dict[int, np.ndarray] = {}
     landmarks: dict[int, np.ndarray] = {}
-    missing = [int(f) for f in signals.frames[~signals.face_found]]
     for w in windows:
         try:
             clip = align_video([raw[f] for f in w.frames], align, ALIGNED_SIZE, detect=detect_landmarks)
@@ -598,4 +614,4 @@ def spot_windows(source: FrameSource, fps: float, align: str, settings=None, sam
         w.complete = bool(clip.face_found.all())
         for k, f in enumerate(w.frames):
             aligned[f], landmarks[f] = clip.frames[k], clip.landmarks[k]
-    return windows, SparseFrames(aligned), SparseFrames(landmarks), missing, spotted, faceless_note(signals)
+    return windows, SparseFrames(aligned), SparseFrames(landmarks)

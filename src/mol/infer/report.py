@@ -16,6 +16,8 @@ from mol.infer.visualize import (
     plot_landmarks,
     plot_probabilities,
     plot_regions_and_saliency,
+    plot_spot_signal,
+    plot_thumbnails,
     plot_timeline,
 )
 
@@ -31,6 +33,12 @@ def write_outputs(prediction: Prediction, out: Path, save_flow: bool = False) ->
     if prediction.mode == "spot":
         files["timeline"] = out / "timeline.png"
         plot_timeline(prediction, files["timeline"])
+    if prediction.trace is not None:
+        files["spot_signal"] = out / "spot_signal.png"
+        plot_spot_signal(prediction, files["spot_signal"])
+    if prediction.thumbnails:
+        files["thumbnails"] = out / "intervals.png"
+        plot_thumbnails(prediction, files["thumbnails"])
     if prediction.windows:
         files["probabilities"] = out / "probabilities.png"
         plot_probabilities(prediction, files["probabilities"])
@@ -97,6 +105,8 @@ def _html(prediction: Prediction, data: dict, files: dict[str, Path]) -> str:
     figures = []
     for key, alt in (
         ("timeline", "spotted expressions along the video, micro-expressions with their class"),
+        ("spot_signal", "what the spotter saw: each region's motion over time and the threshold it must pass"),
+        ("thumbnails", "the face at the onset, apex and offset of every spotted interval, with its class"),
         ("probabilities", "class probabilities over time"),
         ("flow", "aligned frames and predicted flow (colour wheel: hue = direction)"),
         ("landmarks", "predicted (red) and detected (green) landmarks"),
@@ -120,5 +130,5 @@ frames without a face: {e(missing)}</p>
 classes: {e(", ".join(prediction.classes))}</p>
 {"".join(figures)}
 <h2>{heading}</h2><table><tr><th>window</th><th>frames</th><th>time (s)</th>{header}<th>top class</th></tr>
-{"".join(rows)}</table></body></html>
+{"".join(rows) or f'<tr><td colspan="{len(prediction.classes) + 4}">none</td></tr>'}</table></body></html>
 """

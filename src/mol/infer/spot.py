@@ -327,15 +327,21 @@ def _bounds(profile: np.ndarray, centre: int, k: int, boundary: float) -> tuple[
     return a, b
 
 
-def intervals_at_scale(signals: Signals, settings: SpotSettings, kind: str) -> list[Interval]:
+def scale_signal(signals: Signals, settings: SpotSettings, kind: str) -> tuple[np.ndarray, float, int]:
+    """(per-region signal (N, R), the threshold a peak must pass, half-window k in analysed
+    frames) of the micro or macro scale: what the spotter looks at, and what a report shows."""
     span = settings.micro_span_seconds if kind == "micro" else settings.macro_span_seconds
     units = settings.micro_threshold if kind == "micro" else settings.macro_threshold
-    k = max(1, round(span * signals.rate))
     per_region = expression_signal(signals, settings, span)
-    signal = per_region.max(axis=1)
-    threshold = _robust_threshold(signal, units)
+    threshold = _robust_threshold(per_region.max(axis=1), units)
     if settings.signal == "regions":
         threshold = max(threshold, settings.min_motion)
+    return per_region, threshold, max(1, round(span * signals.rate))
+
+
+def intervals_at_scale(signals: Signals, settings: SpotSettings, kind: str) -> list[Interval]:
+    per_region, threshold, k = scale_signal(signals, settings, kind)
+    signal = per_region.max(axis=1)
     found = []
     for peak in _peaks(signal, threshold, k):
         region = int(np.argmax(per_region[peak]))

@@ -161,3 +161,56 @@ def plot_regions_and_saliency(prediction: Prediction, path: Path) -> dict[str, f
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return motion
+
+
+def plot_spot_signal(prediction: Prediction, path: Path) -> None:
+    """Each facial region's motion that comes and goes (the spotter's micro-expression signal)
+    over time, the threshold a peak must pass (dashed) and the spotted intervals shaded."""
+    trace = prediction.trace
+    plt = _plt()
+    use_time = prediction.fps > 0
+    x = trace.frames / prediction.fps if use_time else trace.frames
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    for k, name in enumerate(trace.regions):
+        ax.plot(x, trace.signal[:, k], lw=0.9, label=name)
+    ax.axhline(trace.threshold, color="k", ls="--", lw=1, label=f"threshold {trace.threshold:.2f} px")
+    colours = {"micro": "tab:red", "macro": "tab:orange"}
+    scale = 1 / prediction.fps if use_time else 1.0
+    for i in prediction.spotted:
+        ax.axvspan(i.onset * scale, (i.offset + 1) * scale, color=colours[i.kind], alpha=0.15)
+    ax.set_xlabel("time (s)" if use_time else "frame")
+    ax.set_ylabel("motion (aligned px)")
+    ax.set_title("what the spotter saw: each region's motion that comes and goes (micro scale; shaded: spotted)")
+    ax.legend(fontsize=7, ncol=5, loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_thumbnails(prediction: Prediction, path: Path) -> None:
+    """One row per spotted interval: the face at its onset, apex and offset, with its kind,
+    frames and, for a classified micro-expression, its class."""
+    plt = _plt()
+    rows = [n for n in range(len(prediction.spotted)) if prediction.thumbnails.get(n)]
+    classes = {(w.start, w.end): w for w in prediction.windows}
+    fig, axes = plt.subplots(len(rows), 3, figsize=(5.4, 1.9 * len(rows)), squeeze=False)
+    for r, n in enumerate(rows):
+        interval = prediction.spotted[n]
+        w = classes.get((interval.onset, interval.offset)) if interval.kind == "micro" else None
+        verdict = (
+            "macro"
+            if interval.kind == "macro"
+            else "micro: "
+            + (f"{w.top_class} {max(w.probabilities):.2f}" if w is not None and w.probabilities else "not classified")
+        )
+        moments = zip(("onset", "apex", "offset"), (interval.onset, interval.apex, interval.offset), strict=True)
+        for c, (image, (moment, frame)) in enumerate(zip(prediction.thumbnails[n], moments, strict=False)):
+            ax = axes[r, c]
+            ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_xlabel(f"{moment} {prediction.time_of(frame):.2f} s", fontsize=7)
+        axes[r, 0].set_ylabel(verdict, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
