@@ -597,6 +597,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="procedural",
         help="faces of the stream: procedural (default), photos (--people) or mixed",
     )
+    p.add_argument(
+        "--head-motion",
+        action="store_true",
+        help="the head moves as far as the action units, and which way it moved is a target too",
+    )
     p.add_argument("--people", help="built-in photographs in the pool, comma-separated (never the test people)")
     p.add_argument(
         "--eval-people",

@@ -57,6 +57,22 @@ def test_the_target_names_the_action_units_that_moved():
     assert moved and still  # null clips (no action unit) occur and are labelled all-zero
 
 
+def test_head_motion_is_as_large_as_the_action_units_and_its_direction_is_the_target():
+    config = StreamConfig(head_motion=True, null_share=1.0)  # no action unit: the head alone moves
+    assert config.targets[: len(STREAM_AUS)] == STREAM_AUS and len(config.targets) == len(STREAM_AUS) + 2
+    rng = np.random.default_rng(5)
+    seen = set()
+    for _ in range(8):
+        clip = make_clip(config, NO_PHOTOS, (2.0, 2.5), 0, rng)
+        travel = (clip["landmarks"][-1] - clip["landmarks"][0]).mean(0)  # the whole face, (x, y) px
+        assert np.all(np.abs(travel) > 1.5)  # about the clip's amplitude (a small wobble rides along)
+        np.testing.assert_array_equal(clip["aus"][len(STREAM_AUS) :], (travel > 0).astype(np.float32))
+        seen.add(tuple(clip["aus"][len(STREAM_AUS) :]))
+    assert len(seen) >= 3  # right and left, down and up all occur
+    plain = make_clip(StreamConfig(), NO_PHOTOS, (2.0, 2.5), 0, np.random.default_rng(5))
+    assert plain["aus"].shape == (len(STREAM_AUS),)  # without it: the action units alone
+
+
 def test_curriculum_moves_from_large_to_benchmark_amplitudes():
     assert amplitude_range(0, 100) == LARGE_AMPLITUDE
     assert amplitude_range(99, 100) == LARGE_AMPLITUDE

@@ -48,6 +48,9 @@ from mol.errors import ConfigError
 STREAM_AUS: tuple[str, ...] = tuple(name for name in ACTION_UNITS if name != "BLINK")
 BENCHMARK_AMPLITUDE = (0.5, 2.5)  # apex displacement of the benchmark's micro-expressions, aligned px
 LARGE_AMPLITUDE = (4.0, 8.0)  # where pre-training starts: motions MOL sees from scratch
+# with head motion on: two more targets after the action units, whether the whole head moved
+# right (x) and down (y) over the clip
+HEAD_TARGETS: tuple[str, ...] = ("HEAD_RIGHT", "HEAD_DOWN")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,15 @@ class StreamConfig:
     max_aus: int = 3
     null_share: float = 0.1  # clips where no action unit moves (all-zero target)
     jpeg_share: float = 0.5  # clips stored as JPEG (quality 60-95), as the datasets ship frames
+    # False: the head drifts by at most 1.5 px, a nuisance. True: it moves as far as the action
+    # units (the clip's amplitude range, either way on each axis) and its direction is a target:
+    # the easiest motion to see, it gets a network from scratch off its plateau
+    head_motion: bool = False
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The names of the multi-label target's columns."""
+        return STREAM_AUS + (HEAD_TARGETS if self.head_motion else ())
 
     def __post_init__(self) -> None:
         if self.identities not in IDENTITY_SOURCES:
@@ -174,6 +186,7 @@ class ClipMotion:
     aus: list[str]
     basis: np.ndarray
     coefficients: np.ndarray
+    head: tuple[float, float] = (0.0, 0.0)  # the head's displacement over the clip (x, y), px
 
     def field(self, frame: int) -> np.ndarray:
         return np.tensordot(self.coefficients[frame], self.basis, axes=1).astype(np.float32)
@@ -199,12 +212,18 @@ def draw_motion(
         t = np.arange(CLIP_FRAMES)
         coefficients.append(np.exp(-0.5 * ((t - centre) / width) ** 2) * rng.uniform(1.0, 3.0))
     t = np.linspace(0.0, 1.0, CLIP_FRAMES)
+    head = []
     for name, direction in (("DRIFT_X", (1.0, 0.0)), ("DRIFT_Y", (0.0, 1.0))):
         specs.append(shift_spec(name, direction))
-        drift = rng.uniform(-1.5, 1.5) * t + 0.2 * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * t + rng.uniform(0, 6))
+        if config.head_motion:
+            travel = rng.uniform(*amplitude) * rng.choice((-1.0, 1.0))
+        else:
+            travel = rng.uniform(-1.5, 1.5)
+        drift = travel * t + 0.2 * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * t + rng.uniform(0, 6))
         coefficients.append(drift - drift[0])
+        head.append(float(drift[-1] - drift[0]))
     basis = np.stack([spec.build(size) for spec in specs])
-    return ClipMotion(aus, basis, np.stack(coefficients, axis=1).astype(np.float32))
+    return ClipMotion(aus, basis, np.stack(coefficients, axis=1).astype(np.float32), (head[0], head[1]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -246,7 +265,7 @@ def make_clip(
     rng: np.random.Generator,
     identity: Identity | None = None,
 ) -> dict[str, np.ndarray]:
-    """One fresh clip: ``clip`` (8, CROP, CROP) uint8, ``aus`` (len(STREAM_AUS),) float32 0/1,
+    """One fresh clip: ``clip`` (8, CROP, CROP) uint8, ``aus`` (len(config.targets),) float32 0/1,
     ``flow`` (2, CROP, CROP) float32, the exact flow of frame pair ``pair`` (frame pair → pair+1)
     in crop pixels, channel 0 = x, and ``landmarks`` (8, 68, 2) float32 in crop pixels."""
     identity = identity or draw_identity(config, photos, rng)
@@ -256,9 +275,11 @@ def make_clip(
     clip = photometry(frames, rng)[:, EVAL_OFFSET : EVAL_OFFSET + CROP, EVAL_OFFSET : EVAL_OFFSET + CROP]
     flow = exact_flow(fields[pair], fields[pair + 1], crop_grid())
     landmarks = np.stack([identity.landmarks + sample_field(u, identity.landmarks) for u in fields]) - EVAL_OFFSET
-    target = np.zeros(len(STREAM_AUS), np.float32)
+    target = np.zeros(len(config.targets), np.float32)
     for au in motion.aus:
         target[STREAM_AUS.index(au)] = 1.0
+    if config.head_motion:
+        target[len(STREAM_AUS) :] = np.array(motion.head) > 0
     return {
         "clip": np.ascontiguousarray(clip),
         "aus": target,

@@ -65,6 +65,7 @@ class PretrainConfig:
     loss_landmark: float = 0.1
     motion_input: str = "diff"
     identities: str = "procedural"
+    head_motion: bool = False  # the head moves as far as the action units and its direction is a target
     people: tuple[str, ...] = ()  # photographs in the pool (never the benchmark's test people)
     eval_people: tuple[str, ...] = ("hopper", "paul")  # photographs the pool never holds: transfer
     curriculum_steps: int = 300
@@ -102,7 +103,7 @@ class PretrainConfig:
         return self
 
     def stream_config(self) -> StreamConfig:
-        return StreamConfig(identities=self.identities, people=tuple(self.people))
+        return StreamConfig(identities=self.identities, people=tuple(self.people), head_motion=self.head_motion)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -185,7 +186,7 @@ def make_eval_sets(config: PretrainConfig) -> list[EvalSet]:
 def pretrain_model(config: PretrainConfig, mean_shape: np.ndarray) -> MOL:
     """MOL whose recognition output is one logit per action unit; the flow head starts at zero
     flow and the landmark head at the mean shape (the fine-tuning's baseline start)."""
-    model = MOL(num_classes=len(STREAM_AUS), motion_input=config.motion_input)
+    model = MOL(num_classes=len(config.stream_config().targets), motion_input=config.motion_input)
     model.start_heads_at_baselines(mean_shape)
     return model
 
@@ -236,8 +237,14 @@ def evaluate(model: MOL, eval_set: EvalSet, device: torch.device) -> dict[str, f
         nme.append(_nme(out.landmarks.float(), b["landmarks"]))
         nme0.append(_nme(mean.expand_as(b["landmarks"]), b["landmarks"]))
     model.train(was_training)
+    probs, truth = np.concatenate(probs), np.concatenate(truth)
+    aus = len(STREAM_AUS)
+    head = {}
+    if probs.shape[1] > aus:  # the head's direction: right or left, down or up
+        head["head_direction_accuracy"] = float(((probs[:, aus:] >= 0.5) == (truth[:, aus:] >= 0.5)).mean())
     return {
-        **au_measures(np.concatenate(probs), np.concatenate(truth)),
+        **au_measures(probs[:, :aus], truth[:, :aus]),
+        **head,
         "flow_epe": float(np.mean(epe)),
         "flow_epe_zero": float(np.mean(epe0)),
         "landmark_nme_percent": 100 * float(np.mean(nme)),
@@ -393,6 +400,11 @@ class Pretrainer:
                 + "; ".join(
                     f"{e.name} AU F1 {last[e.name + '/au_micro_f1']:.3f}, "
                     f"bal. acc {last[e.name + '/au_balanced_accuracy']:.3f}"
+                    + (
+                        f", head direction {last[e.name + '/head_direction_accuracy']:.3f}"
+                        if e.name + "/head_direction_accuracy" in last
+                        else ""
+                    )
                     for e in self.eval_sets
                 )
             )
@@ -443,8 +455,11 @@ def command_line(c: PretrainConfig) -> list[str]:
     for f in dataclasses.fields(PretrainConfig):
         value = getattr(c, f.name)
         if value != getattr(defaults, f.name) and f.name != "face_cache":
-            text = ",".join(value) if isinstance(value, (tuple, list)) else str(value)
             flag = FLAGS.get(f.name, f.name).replace("_", "-")
+            if isinstance(value, bool):  # a switch: on where the default is off
+                parts.append(f"--{flag}")
+                continue
+            text = ",".join(value) if isinstance(value, (tuple, list)) else str(value)
             parts.append(f"--{flag} {text or EMPTY_ARGUMENT}")
     return parts
 
