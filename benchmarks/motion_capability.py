@@ -18,8 +18,10 @@ textures never seen, with their 95 % Wilson interval.
     python benchmarks/motion_capability.py --out mc --steps 50 --shifts 2 --models mol \
         --seeds 0,1,2 --init pretrained --eval-every 10
 
-``--init pretrained`` starts MOL from the shipped pre-trained weights (mol pretrain), whose input
-option (raw or frame differences) it takes; the two-class layer starts fresh.
+``--init pretrained`` starts MOL from the shipped pre-trained weights (mol pretrain) of the input
+``--motion-input`` names (raw frames, the default, or frame differences: these cannot tell the
+direction of a random texture's shift, since a left shift's differences are a right shift's
+negated and mirrored); the two-class layer starts fresh.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from torch import nn
 from mol.constants import CLIP_FRAMES, CROP
 from mol.files import atomic_write, write_csv_atomically, write_text_atomically
 from mol.model.mol import MOL
-from mol.model.pretrained import read_pretrained_metadata, resolve_init, start_from
+from mol.model.pretrained import read_pretrained_metadata, start_from
 
 MARGIN = 16  # texture border, so that shifted frames never sample outside the texture
 LOSS_FLOW = 10.0  # the reference's flow loss weight
@@ -114,14 +116,20 @@ def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def build(name: str, init: str) -> nn.Module:
-    """The control CNN, or MOL with two classes started from ``init`` (its input option taken
-    from the weights; the class layer starts fresh)."""
+def input_of(init: str, motion_input: str) -> str:
+    """MOL's input option: a weights file's own; else ``motion_input`` (``pretrained`` then names
+    the shipped weights of that input)."""
+    if init in ("scratch", "pretrained"):
+        return motion_input
+    return read_pretrained_metadata(init)[0].get("motion_input", "raw")
+
+
+def build(name: str, init: str, motion_input: str = "raw") -> nn.Module:
+    """The control CNN, or MOL with two classes started from ``init`` (the class layer starts
+    fresh)."""
     if name == "cnn3d":
         return SmallCNN3d()
-    path = resolve_init(init)
-    motion_input = read_pretrained_metadata(path)[0].get("motion_input", "raw") if path else "raw"
-    model = MOL(num_classes=2, motion_input=motion_input)
+    model = MOL(num_classes=2, motion_input=input_of(init, motion_input))
     start_from(model, init)
     return model
 
@@ -138,9 +146,11 @@ def held_out_accuracy(model: nn.Module, shift: float, seed: int) -> int:
     return correct
 
 
-def run(name: str, shift: float, steps: int, seed: int, init: str = "scratch", eval_every: int = 0) -> dict:
+def run(
+    name: str, shift: float, steps: int, seed: int, init: str = "scratch", eval_every: int = 0, motion_input="raw"
+) -> dict:
     torch.manual_seed(seed)
-    model = build(name, init)
+    model = build(name, init, motion_input)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-3)
     data = torch.Generator().manual_seed(1000 + seed)
     start = time.perf_counter()
@@ -165,6 +175,7 @@ def run(name: str, shift: float, steps: int, seed: int, init: str = "scratch", e
     return {
         "model": name,
         "init": init if name != "cnn3d" else "scratch",
+        "motion_input": input_of(init, motion_input) if name != "cnn3d" else "",
         "shift_px": shift,
         "steps": steps,
         "seed": seed,
@@ -184,10 +195,9 @@ def run(name: str, shift: float, steps: int, seed: int, init: str = "scratch", e
 def plot_curves(rows: list[dict], path: Path) -> None:
     """Training loss against step for every run that stored its curve and trained recognition
     alone (mol-flow's loss adds 10 × the flow EPE, on another scale)."""
-    import matplotlib
+    from mol.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7, 4))
     for row in rows:
@@ -217,19 +227,31 @@ def main() -> None:
     parser.add_argument(
         "--init", default="scratch", help="MOL's start: scratch, pretrained (the shipped weights) or a weights file"
     )
+    parser.add_argument(
+        "--motion-input",
+        choices=("raw", "diff"),
+        default="raw",
+        help="MOL's input: raw frames (the paper, default) or frame differences; --init pretrained takes the "
+        "shipped weights of that input (a weights file brings its own)",
+    )
     parser.add_argument("--eval-every", type=int, default=0, help="also test every N steps (0: only at the end)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     done_path = args.out / "results.json"
     rows = json.loads(done_path.read_text()) if done_path.exists() else []  # resumes an interrupted job
-    done = {(r["model"], r["shift_px"], r["steps"], r["seed"], r.get("init", "scratch")) for r in rows}
+    # rows written before the input was recorded: pretrained ones were frame differences
+    done = {
+        (r["model"], r["shift_px"], r["steps"], r["seed"], r.get("init", "scratch"), r.get("motion_input", "?"))
+        for r in rows
+    }
     for seed in (int(s) for s in args.seeds.split(",")):
         for shift in (float(s) for s in args.shifts.split(",")):
             for name in args.models.split(","):
                 init = args.init if name != "cnn3d" else "scratch"
-                if (name, shift, args.steps, seed, init) in done:
+                motion_input = input_of(init, args.motion_input) if name != "cnn3d" else ""
+                if (name, shift, args.steps, seed, init, motion_input) in done:
                     continue
-                row = run(name, shift, args.steps, seed, init, args.eval_every)
+                row = run(name, shift, args.steps, seed, init, args.eval_every, args.motion_input)
                 rows.append(row)
                 write_text_atomically(done_path, json.dumps(rows, indent=2) + "\n")
                 fields = [k for k in rows[-1] if k not in ("loss_curve", "checks")]

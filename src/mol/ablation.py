@@ -236,10 +236,9 @@ def format_ablation(summary: dict) -> str:
 
 
 def plot_ablation(rows: list[dict], path: Path, chance_uar: float) -> None:
-    import matplotlib
+    from mol.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(2.2 * len(rows) + 2, 3.8))
     x = np.arange(len(rows))

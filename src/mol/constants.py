@@ -13,6 +13,18 @@ EVAL_OFFSET = (ALIGNED_SIZE - CROP) // 2  # the centre crop's offset (8); traini
 NUM_LANDMARKS = 68  # the iBUG 68-point scheme
 LEFT_EYE = slice(36, 42)  # 0-based indices of the scheme's eye contours
 RIGHT_EYE = slice(42, 48)
+# the parts of the 68-point scheme, 0-based ("left": the image's left)
+LANDMARK_PARTS: dict[str, range] = {
+    "jaw": range(0, 17),
+    "left brow": range(17, 22),
+    "right brow": range(22, 27),
+    "nose": range(27, 36),
+    "left eye": range(36, 42),
+    "right eye": range(42, 48),
+    "mouth": range(48, 68),
+}
+BROWS = range(17, 27)
+EYES = range(36, 48)
 # pixel normalisation: "fixed" maps uint8 to [-1, 1] the same way everywhere; "subject" scales
 # by the mean and standard deviation of each subject's frames, as the reference does
 PIXEL_NORMALIZATIONS = ("fixed", "subject")

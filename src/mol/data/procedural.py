@@ -14,7 +14,7 @@ import math
 import cv2
 import numpy as np
 
-from mol.constants import ALIGNED_SIZE, NUM_LANDMARKS
+from mol.constants import ALIGNED_SIZE, BROWS, EYES, LANDMARK_PARTS, NUM_LANDMARKS
 
 
 def _canonical_shape() -> np.ndarray:
@@ -56,11 +56,11 @@ def _canonical_shape() -> np.ndarray:
 
 CANONICAL_SHAPE = _canonical_shape()
 GROUPS = {  # landmark groups that move together when proportions change
-    "jaw": range(0, 17),
-    "brows": range(17, 27),
-    "nose": range(27, 36),
-    "eyes": range(36, 48),
-    "mouth": range(48, 68),
+    "jaw": LANDMARK_PARTS["jaw"],
+    "brows": BROWS,
+    "nose": LANDMARK_PARTS["nose"],
+    "eyes": EYES,
+    "mouth": LANDMARK_PARTS["mouth"],
 }
 
 
@@ -172,11 +172,11 @@ def paint_face(landmarks: np.ndarray, rng: np.random.Generator, size: int = ALIG
         tones[layer > 0] = tone
 
     brow_w = max(1, round(iod * rng.uniform(0.06, 0.16)))
-    for idx in (range(17, 22), range(22, 27)):
+    for idx in (LANDMARK_PARTS["left brow"], LANDMARK_PARTS["right brow"]):
         paint(lambda c, idx=idx: _line(c, lm[list(idx)], 1.0, brow_w), dark)
     eye_white = min(255.0, skin * rng.uniform(1.0, 1.5))
     gaze = rng.uniform(-0.25, 0.25, 2)
-    for idx in (range(36, 42), range(42, 48)):
+    for idx in (LANDMARK_PARTS["left eye"], LANDMARK_PARTS["right eye"]):
         points = lm[list(idx)]
         paint(lambda c, p=points: _fill(c, p, 1.0), eye_white)
         width = float(np.linalg.norm(points[3] - points[0]))
@@ -196,7 +196,7 @@ def paint_face(landmarks: np.ndarray, rng: np.random.Generator, size: int = ALIG
     tones = cv2.GaussianBlur(tones, (0, 0), 0.6)
     image = image * (1 - marks) + tones * marks
     if rng.random() < 0.15:  # glasses: two rims and a bridge
-        for idx in (range(36, 42), range(42, 48)):
+        for idx in (LANDMARK_PARTS["left eye"], LANDMARK_PARTS["right eye"]):
             c = lm[list(idx)].mean(0)
             axes = (int(iod * 0.35), int(iod * 0.25))
             cv2.ellipse(image, (int(c[0]), int(c[1])), axes, 0, 0, 360, rng.uniform(0, 60), 1, cv2.LINE_AA)

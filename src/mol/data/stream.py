@@ -215,10 +215,8 @@ def draw_motion(
     head = []
     for name, direction in (("DRIFT_X", (1.0, 0.0)), ("DRIFT_Y", (0.0, 1.0))):
         specs.append(shift_spec(name, direction))
-        if config.head_motion:
-            travel = rng.uniform(*amplitude) * rng.choice((-1.0, 1.0))
-        else:
-            travel = rng.uniform(-1.5, 1.5)
+        head_travel = rng.uniform(*amplitude) * rng.choice((-1.0, 1.0)) if config.head_motion else None
+        travel = rng.uniform(-1.5, 1.5) if head_travel is None else head_travel
         drift = travel * t + 0.2 * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * t + rng.uniform(0, 6))
         coefficients.append(drift - drift[0])
         head.append(float(drift[-1] - drift[0]))

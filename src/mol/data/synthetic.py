@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mol.constants import ALIGNED_SIZE, NUM_LANDMARKS, inter_ocular
+from mol.constants import ALIGNED_SIZE, BROWS, LANDMARK_PARTS, NUM_LANDMARKS, inter_ocular
 from mol.errors import ConfigError
 
 # ---------------------------------------------------------------------------------------------
@@ -308,7 +308,8 @@ def make_subject(
 
     size = face.shape[0]
     iod = inter_ocular(landmarks)
-    groups = [range(36, 42), range(42, 48), range(27, 36), range(48, 68), range(0, 17), range(17, 27)]
+    parts = ("left eye", "right eye", "nose", "mouth", "jaw")
+    groups = [*(LANDMARK_PARTS[name] for name in parts), BROWS]
     anchors, directions, sigmas = [], [], []
     for g in groups:
         centre = landmarks[list(g)].mean(0)

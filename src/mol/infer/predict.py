@@ -28,7 +28,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mol.constants import ALIGNED_SIZE, CLIP_FRAMES, CROP, EVAL_OFFSET, FRAME_PAIRS, NUM_LANDMARKS
+from mol.constants import (
+    ALIGNED_SIZE,
+    BROWS,
+    CLIP_FRAMES,
+    CROP,
+    EVAL_OFFSET,
+    EYES,
+    FRAME_PAIRS,
+    LANDMARK_PARTS,
+    NUM_LANDMARKS,
+)
 from mol.data.align import NoFaceError, align_video, detect_landmarks, fit_alignment, warp
 from mol.data.apex import onset_apex_frames
 from mol.data.clips import PIXEL_MEAN, PIXEL_SCALE, normalize_frames, pixel_statistics
@@ -40,9 +50,9 @@ from mol.model.registry import get_model
 
 # facial regions for "where the face moved": landmark indices of the 68-point scheme
 REGIONS: dict[str, list[int]] = {
-    "brows": list(range(17, 27)),
-    "eyes": list(range(36, 48)),
-    "nose": list(range(27, 36)),
+    "brows": list(BROWS),
+    "eyes": list(EYES),
+    "nose": list(LANDMARK_PARTS["nose"]),
     "mouth corners": [48, 54, 60, 64],
     "chin": [*range(6, 11), 57, 58, 59],
 }

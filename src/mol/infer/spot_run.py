@@ -175,10 +175,9 @@ def plot_timelines(
     spotted: dict[str, list[Interval]], truth: dict[str, Sequence[Interval]], lengths: dict[str, int], path: Path
 ) -> Path:
     """One row per video: annotated intervals above, spotted ones below (micro red, macro orange)."""
-    import matplotlib
+    from mol.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     keys = list(spotted)
     fig, ax = plt.subplots(figsize=(12, 0.5 + 0.45 * len(keys)))

@@ -21,8 +21,12 @@ from mol.files import atomic_write
 from mol.model.checkpoint import read_safetensors_metadata
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # shipped inside the package
-SHIPPED_VERSION = "1"
-SHIPPED_FILE = WEIGHTS_DIR / f"mol-pretrained-v{SHIPPED_VERSION}.safetensors"
+# the shipped weights for each input option (MOLConfig.motion_input): version and file
+SHIPPED: dict[str, tuple[str, Path]] = {
+    "diff": ("1", WEIGHTS_DIR / "mol-pretrained-v1.safetensors"),
+    "raw": ("raw-1", WEIGHTS_DIR / "mol-pretrained-raw-v1.safetensors"),
+}
+SHIPPED_VERSION, SHIPPED_FILE = SHIPPED["diff"]  # the frame-difference weights: the synthetic preset's
 SHIPPABLE_FORMAT = "mol-pretrained"
 NOT_SHIPPED = ("flow_head.",)  # tensor-name prefixes left out of the shipped file (size)
 CLASS_LAYER = ("mer_head.fc2.weight", "mer_head.fc2.bias")  # made fresh for every dataset
@@ -67,17 +71,21 @@ def read_pretrained(path: str | Path) -> tuple[dict[str, torch.Tensor], dict, di
     return state, config, card
 
 
-def resolve_init(init: str) -> Path | None:
-    """The weights file an ``init`` setting names (None for scratch)."""
+def resolve_init(init: str, motion_input: str = "diff") -> Path | None:
+    """The weights file an ``init`` setting names (None for scratch); ``pretrained`` names the
+    shipped weights of the network's input option."""
     if init == "scratch":
         return None
     if init == "pretrained":
-        if not SHIPPED_FILE.is_file():
+        if motion_input not in SHIPPED:
+            raise ConfigError(f"no shipped weights for motion_input={motion_input!r}; choose from {sorted(SHIPPED)}")
+        path = SHIPPED[motion_input][1]
+        if not path.is_file():
             raise ConfigError(
-                f"{SHIPPED_FILE}: the shipped pre-trained weights are missing from this install; "
-                "reinstall mol-mer, or make your own with `mol pretrain` and pass --init PATH"
+                f"{path}: the shipped pre-trained weights for motion_input={motion_input} are missing from this "
+                "install; reinstall mol-mer, or make your own with `mol pretrain` and pass --init PATH"
             )
-        return SHIPPED_FILE
+        return path
     return Path(init)
 
 
@@ -85,15 +93,15 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def init_record(init: str) -> dict:
+def init_record(init: str, motion_input: str = "diff") -> dict:
     """What a training record says about a network's start: scratch, or which weights."""
-    path = resolve_init(init)
+    path = resolve_init(init, motion_input)
     if path is None:
         return {"init": "scratch"}
     _, card = read_pretrained_metadata(path)
     record = {"init": "pretrained" if init == "pretrained" else "file", "file": path.name, "sha256": file_digest(path)}
     if init == "pretrained":
-        record["version"] = SHIPPED_VERSION
+        record["version"] = SHIPPED[motion_input][0]
     if card:
         record["pretrain_steps"] = card.get("steps")
     return record
@@ -104,7 +112,7 @@ def start_from(model: torch.nn.Module, init: str) -> list[str]:
 
     The network's input option must match the weights'; everything else that matches in name
     and shape is taken, except the final class layer (CLASS_LAYER)."""
-    path = resolve_init(init)
+    path = resolve_init(init, model.config.motion_input)
     if path is None:
         return list(model.state_dict())
     state, config, _ = read_pretrained(path)

@@ -183,10 +183,9 @@ def format_markdown(result: dict) -> str:
 
 
 def plot_comparison(result: dict, path: Path) -> None:
-    import matplotlib
+    from mol.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = [r for r in result["rows"] if r["section"] == "all"]
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(rows) + 2), 4))

@@ -491,10 +491,9 @@ def machine_description(device: torch.device) -> str:
 
 
 def plot_pretraining(state: PretrainState, eval_sets: list[EvalSet], path: Path) -> None:
-    import matplotlib
+    from mol.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     steps = [r["step"] for r in state.log]

@@ -147,10 +147,9 @@ def format_table(results: dict) -> str:
 
 
 def plot_confusion(cm: list[list[int]], classes: list[str], path: Path, title: str) -> None:
-    import matplotlib
+    from mol.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     cm_arr = np.array(cm)
     fig, ax = plt.subplots(figsize=(1.2 * len(classes) + 2, 1.2 * len(classes) + 1.5))
@@ -178,10 +177,9 @@ def plot_confusion(cm: list[list[int]], classes: list[str], path: Path, title: s
 
 
 def plot_curves(run_dirs: list[Path], path: Path) -> None:
-    import matplotlib
+    from mol.figures import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     for run in run_dirs:

@@ -542,7 +542,7 @@ def training_record(config: TrainConfig, data: RunData, fold: Fold, steps: int) 
         "fps": sorted({v.entry.fps for v in trained if not math.isnan(v.entry.fps)}),
         "normalize": config.normalize,
         "clip_sampling": config.clip_sampling,
-        "initialization": init_record(config.init),
+        "initialization": init_record(config.init, config.motion_input),
     }
 
 
