@@ -243,3 +243,20 @@ def test_the_readmes_command_table_matches_the_parser():
         )
         for action in parser._actions:
             assert action.help or action.dest == "help", f"mol {name} {action.option_strings}: no help text"
+
+
+def test_demo_refuses_a_bad_setting_before_any_work(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--set", "nokey=1", "--quiet"]) == 2
+    assert "nokey" in capsys.readouterr().err
+    assert not out.exists()  # nothing synthesised or prepared first
+
+
+def test_synth_says_the_next_step_as_the_readme_does(tmp_path, capsys):
+    out = tmp_path / "s"
+    argv = ["synth", str(out), "--subjects", "1", "--clips-per-class", "1", "--size", "96", "--people", "kanade"]
+    assert main([*argv, "--quiet"]) == 0
+    hint = capsys.readouterr().out.splitlines()[-1]
+    assert hint.startswith("next: mol prepare") and "--flow exact --align onset" in hint
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert "make setup" in readme and ".venv/bin/mol" in readme  # how to run mol after set-up
