@@ -18,6 +18,7 @@ from mol.constants import CLIP_FRAMES, NUM_LANDMARKS
 from mol.constants import CROP as FRAME_SIZE
 from mol.errors import ConfigError
 from mol.model.mol import MOL
+from mol.train import trainer as training
 from mol.train.acceleration import CompiledOrEager, to_channels_last
 from mol.train.config import BENCH_DTYPES
 from mol.train.losses import joint_loss
@@ -198,15 +199,8 @@ def run_bench(
         with torch.inference_mode(), autocast():
             eval_model(data["clip"])
 
-    def train_step() -> None:
-        optimizer.zero_grad(set_to_none=True)
-        pairs = draw_pairs()
-        with autocast():
-            out = train_model(data["clip"], flow_pairs=pairs)
-        loss = joint_loss(out, data["label"], data["flow"], data["landmarks"], flow_pairs=pairs).total
-        scaler.scale(loss).backward()
-        scaler.step(optimizer)
-        scaler.update()
+    def train_step() -> None:  # the trainer's own step
+        training.optimisation_step(train_model, optimizer, scaler, data, flow_pairs=draw_pairs(), autocast=autocast())
 
     say = progress or (lambda _msg: None)
     say(f"eval forward: {warmup} warm-up + {repeats} timed runs at batch {batch} on {dev} ({dtype})")

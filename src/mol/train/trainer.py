@@ -24,7 +24,7 @@ from mol.errors import ConfigError, TrainingError
 from mol.files import atomic_write
 from mol.model.checkpoint import load_checkpoint, save_checkpoint
 from mol.model.fcc import FCC
-from mol.model.mol import MOL
+from mol.model.mol import HEADS, MOL
 from mol.model.pretrained import init_record, start_from
 from mol.train.acceleration import CompiledOrEager, to_channels_last
 from mol.train.config import TrainConfig
@@ -80,6 +80,38 @@ def warn_if_slow_precision(config: TrainConfig, device: torch.device) -> None:
             "use --precision float32 (or --set precision=float32)",
             stacklevel=2,
         )
+
+
+def optimisation_step(
+    forward,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    batch: dict[str, torch.Tensor],
+    weights: LossWeights | None = None,
+    heads: tuple[str, ...] | frozenset[str] = HEADS,
+    flow_pairs: torch.Tensor | None = None,
+    autocast=None,
+) -> LossTerms:
+    """One training step, the trainer's and the one `mol bench` times: forward of ``heads``
+    (``flow_pairs``: the pairs whose flow is computed), the joint loss, backward through the
+    gradient scaler, optimizer step. ``batch``: clip, label and, as the loss weights need them,
+    flow, landmarks and landmark_mask."""
+    optimizer.zero_grad(set_to_none=True)
+    with autocast if autocast is not None else contextlib.nullcontext():
+        out = forward(batch["clip"], heads=heads, flow_pairs=flow_pairs)
+    terms = joint_loss(
+        out,
+        batch["label"],
+        batch.get("flow"),
+        batch.get("landmarks"),
+        weights or LossWeights(),
+        flow_pairs,
+        batch.get("landmark_mask"),
+    )
+    scaler.scale(terms.total).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return terms
 
 
 def _autocast(config: TrainConfig, device: torch.device):
@@ -350,18 +382,13 @@ class FoldTrainer:
         config, step = self.config, self.progress.step
         self.model.train(trains_in_train_mode(config, step, batches_per_epoch))
         batch = to_model_inputs(raw_batch, self.device)
-        self.optimizer.zero_grad(set_to_none=True)
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
         pairs = flow_pairs_for_step(config, self.seed, step) if "flow" in self.heads else None
-        with _autocast(config, self.device):
-            out = forward(batch["clip"], heads=self.heads, flow_pairs=pairs)
-        terms = joint_loss(
-            out, batch["label"], batch.get("flow"), batch.get("landmarks"), self.weights, pairs, batch["landmark_mask"]
+        autocast = _autocast(config, self.device)
+        terms = optimisation_step(
+            forward, self.optimizer, self.scaler, batch, self.weights, self.heads, pairs, autocast
         )
-        self.scaler.scale(terms.total).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
         self.progress.step += 1
         return torch.stack([t.detach().float() for t in terms])
 
