@@ -602,6 +602,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the head moves as far as the action units, and which way it moved is a target too",
     )
+    p.add_argument(
+        "--texture-share",
+        type=_number(float, 0.0, 1.0),
+        help="share of clips whose face is blended with a random smooth texture (default 0)",
+    )
     p.add_argument("--people", help="built-in photographs in the pool, comma-separated (never the test people)")
     p.add_argument(
         "--eval-people",

@@ -73,6 +73,18 @@ def test_head_motion_is_as_large_as_the_action_units_and_its_direction_is_the_ta
     assert plain["aus"].shape == (len(STREAM_AUS),)  # without it: the action units alone
 
 
+def test_texture_share_blends_faces_with_random_textures():
+    from mol.data.stream import draw_identity
+
+    plain = draw_identity(StreamConfig(), NO_PHOTOS, np.random.default_rng(4))
+    textured = draw_identity(StreamConfig(texture_share=1.0), NO_PHOTOS, np.random.default_rng(4))
+    np.testing.assert_array_equal(plain.landmarks, textured.landmarks)  # the same face underneath
+    assert np.abs(textured.image - plain.image).mean() > 10  # at least 0.3 of the texture mixed in
+    assert textured.image.min() >= 0 and textured.image.max() <= 255
+    with pytest.raises(ConfigError, match="texture_share"):
+        StreamConfig(texture_share=1.5)
+
+
 def test_curriculum_moves_from_large_to_benchmark_amplitudes():
     assert amplitude_range(0, 100) == LARGE_AMPLITUDE
     assert amplitude_range(99, 100) == LARGE_AMPLITUDE

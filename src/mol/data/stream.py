@@ -67,6 +67,9 @@ class StreamConfig:
     # units (the clip's amplitude range, either way on each axis) and its direction is a target:
     # the easiest motion to see, it gets a network from scratch off its plateau
     head_motion: bool = False
+    # share of clips whose face is blended with a random smooth texture (weight 0.3-1: at 1 only
+    # the texture is left, moving as the face would): appearance a network cannot lean on
+    texture_share: float = 0.0
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -79,6 +82,8 @@ class StreamConfig:
         unknown = [p for p in self.people if p not in FACE_PHOTOS]
         if unknown:
             raise ConfigError(f"unknown face photo(s) {unknown}; choose from {sorted(FACE_PHOTOS)}")
+        if not 0.0 <= self.texture_share <= 1.0:
+            raise ConfigError(f"texture_share must lie in [0, 1], got {self.texture_share}")
         if self.identities != "procedural" and not self.people:
             raise ConfigError(f"identities={self.identities!r} needs at least one photograph in people")
 
@@ -148,8 +153,23 @@ def photo_identity(photos: PhotoFaces, name: str, rng: np.random.Generator) -> I
 def draw_identity(config: StreamConfig, photos: PhotoFaces, rng: np.random.Generator) -> Identity:
     use_photo = config.identities == "photos" or (config.identities == "mixed" and rng.random() < 0.5)
     if use_photo:
-        return photo_identity(photos, config.people[int(rng.integers(len(config.people)))], rng)
-    return Identity(*random_face(rng))
+        identity = photo_identity(photos, config.people[int(rng.integers(len(config.people)))], rng)
+    else:
+        identity = Identity(*random_face(rng))
+    if config.texture_share > 0 and rng.random() < config.texture_share:
+        weight = rng.uniform(0.3, 1.0)
+        identity = Identity(
+            (1 - weight) * identity.image + weight * smooth_texture(len(identity.image), rng), identity.landmarks
+        )
+    return identity
+
+
+def smooth_texture(size: int, rng: np.random.Generator) -> np.ndarray:
+    """A random smooth grey texture (size, size) float32 in 0..255: noise blurred at a random scale."""
+    sigma = rng.uniform(1.0, 4.0)
+    noise = cv2.GaussianBlur(rng.standard_normal((size, size)).astype(np.float32), (0, 0), sigma)
+    noise /= noise.std() + 1e-6
+    return np.clip(128 + rng.uniform(30, 70) * noise, 0, 255).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------

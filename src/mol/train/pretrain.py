@@ -66,6 +66,7 @@ class PretrainConfig:
     motion_input: str = "diff"
     identities: str = "procedural"
     head_motion: bool = False  # the head moves as far as the action units and its direction is a target
+    texture_share: float = 0.0  # share of clips whose face is blended with a random smooth texture
     people: tuple[str, ...] = ()  # photographs in the pool (never the benchmark's test people)
     eval_people: tuple[str, ...] = ("hopper", "paul")  # photographs the pool never holds: transfer
     curriculum_steps: int = 300
@@ -103,7 +104,12 @@ class PretrainConfig:
         return self
 
     def stream_config(self) -> StreamConfig:
-        return StreamConfig(identities=self.identities, people=tuple(self.people), head_motion=self.head_motion)
+        return StreamConfig(
+            identities=self.identities,
+            people=tuple(self.people),
+            head_motion=self.head_motion,
+            texture_share=self.texture_share,
+        )
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
