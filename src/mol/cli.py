@@ -350,7 +350,7 @@ def _number(kind: type = int, low: float | None = None, high: float | None = Non
 def _span(text: str) -> str:
     """An argparse type: a span in frames (48) or seconds (0.25s), checked when parsed."""
     from mol.errors import ConfigError
-    from mol.infer.predict import span_value
+    from mol.infer.windows import span_value
 
     try:
         span_value(text)

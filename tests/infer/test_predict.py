@@ -12,7 +12,8 @@ from mol.constants import ALIGNED_SIZE
 from mol.data.align import NoFaceError
 from mol.data.frames import FrameError
 from mol.errors import ConfigError
-from mol.infer.predict import aligned_frames_of, parse_span, plan_windows, predict, window_clips
+from mol.infer.predict import predict
+from mol.infer.windows import aligned_frames_of, parse_span, plan_windows, window_clips
 from mol.model import MOL, save_checkpoint
 
 from fakes import face_frames, write_frames, write_video
@@ -199,7 +200,7 @@ def test_untrained_heads_are_not_shown_and_synthetic_training_is_said(tmp_path):
 
 
 def test_heads_no_better_than_their_baselines_on_held_out_people_are_hidden_and_chance_is_said():
-    from mol.infer.predict import training_notes
+    from mol.infer.notes import training_notes
 
     held_out = {
         "subjects": 2,
@@ -276,7 +277,7 @@ def test_a_video_without_expressions_gets_no_class(long_videos, checkpoint, tmp_
 
 def test_planted_micro_expressions_are_found_and_classified(long_videos, checkpoint):
     from mol.data.records import Interval
-    from mol.infer.predict import clip_frames_of
+    from mol.infer.windows import clip_frames_of
 
     record = _only_recording(long_videos / "planted")
     planted = [i for i in record.intervals if i.kind == "micro"]
@@ -292,7 +293,7 @@ def test_planted_micro_expressions_are_found_and_classified(long_videos, checkpo
 
 def test_clip_frames_follow_training_sampling():
     from mol.data.records import Interval
-    from mol.infer.predict import clip_frames_of
+    from mol.infer.windows import clip_frames_of
 
     assert clip_frames_of(Interval(10, 20, 33, "micro"), 100) == list(range(10, 34, 3))  # 24 frames: stride 3
     assert clip_frames_of(Interval(50, 51, 53, "micro"), 100) == list(range(47, 55))  # widened around its centre
@@ -344,7 +345,7 @@ def test_window_clips_stream_each_window_as_its_last_frame_is_read():
 
 
 def test_the_notes_name_the_initialisation():
-    from mol.infer.predict import training_notes
+    from mol.infer.notes import training_notes
 
     record = {"trained_heads": ["mer"], "synthetic": True}
     start = {"init": "pretrained", "version": "1", "file": "w.safetensors", "sha256": "abcd", "pretrain_steps": 711}

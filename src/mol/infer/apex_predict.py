@@ -82,8 +82,8 @@ def describe(model_name: str, method: str, align: str) -> str:
 
 def predict_apex_flow(source, micro: list[Interval], model, method: str, align: str, device: str):
     """Classify each spotted micro-expression's onset-to-apex flow: (windows, aligned frames,
-    landmarks) as :func:`mol.infer.predict.spot_windows` gives them."""
-    from mol.infer.predict import SparseFrames, Window, read_selected
+    landmarks) as :func:`mol.infer.windows.spot_windows` gives them."""
+    from mol.infer.windows import SparseFrames, Window, read_selected
 
     raw = read_selected(source, {f for i in micro for f in (i.onset, max(i.apex, i.onset + 1))})
     windows, aligned, landmarks = [], {}, {}

@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 import warnings
-from collections import Counter, deque
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +28,6 @@ import torch
 from mol.constants import (
     ALIGNED_SIZE,
     BROWS,
-    CLIP_FRAMES,
     CROP,
     EVAL_OFFSET,
     EYES,
@@ -39,12 +35,23 @@ from mol.constants import (
     LANDMARK_PARTS,
     NUM_LANDMARKS,
 )
-from mol.data.align import NoFaceError, align_video, detect_landmarks, fit_alignment, warp
-from mol.data.apex import onset_apex_frames
+from mol.data.align import NoFaceError, detect_landmarks, fit_alignment
 from mol.data.clips import PIXEL_MEAN, PIXEL_SCALE, normalize_frames, pixel_statistics
-from mol.data.frames import FrameError, FrameSource, is_video_file
 from mol.data.records import Interval
 from mol.errors import ConfigError
+from mol.infer.notes import name_classes, training_notes
+from mol.infer.windows import (
+    SparseFrames,
+    Window,
+    aligned_frames_of,
+    batched,
+    parse_span,
+    plan_windows,
+    read_input,
+    spot_video,
+    spot_windows,
+    window_clips,
+)
 from mol.model.checkpoint import load_checkpoint, read_checkpoint_metadata
 from mol.model.registry import get_model
 
@@ -71,21 +78,6 @@ def region_motion(flow: np.ndarray, points: np.ndarray, radius: float = 6.0) -> 
             mask |= (xs - x) ** 2 + (ys - y) ** 2 <= radius**2
         out[name] = round(float(magnitude[mask].mean()), 4) if mask.any() else None
     return out
-
-
-@dataclass
-class Window:
-    index: int
-    start: int  # first frame of the window
-    end: int  # last frame of the window (inclusive)
-    frames: list[int]  # the 8 sampled frames
-    complete: bool  # every sampled frame had a face
-    probabilities: list[float] | None = None
-    top_class: str | None = None
-    flow: np.ndarray | None = field(default=None, repr=False)  # (7, 2, 128, 128) float16
-    predicted_landmarks: np.ndarray | None = field(default=None, repr=False)  # (7, 68, 2), crop pixels
-    saliency: np.ndarray | None = field(default=None, repr=False)  # (16, 16) mean |F5C-B activation|
-    region_motion: dict[str, float] | None = None  # mean predicted motion (px) per face region
 
 
 @dataclass
@@ -172,244 +164,6 @@ class Prediction:
                 for w in self.windows
             ],
         }
-
-
-def name_classes(
-    n: int, metadata: dict, given: list[str] | None, checkpoint: str | Path
-) -> tuple[list[str], str | None]:
-    """The names of the model's ``n`` classes: ``given`` (``--classes``), else the checkpoint's,
-    else class_0… with a note saying they are unknown."""
-    stored = json.loads(metadata["classes"]) if "classes" in metadata else None
-    if given is not None:
-        if len(given) != n or len(set(given)) != n:
-            raise ConfigError(
-                f"--classes: the model has {n} classes, got {len(given)} names {given}; give {n} distinct"
-            )
-        differ = stored is not None and list(stored) != list(given)
-        return list(given), (f"Class names given with --classes, not the checkpoint's {stored}." if differ else None)
-    if stored is not None:
-        return list(stored), None
-    note = (
-        f"{checkpoint} does not name its classes, so they are called class_0…class_{n - 1}; "
-        "give their names in training order with --classes a,b,…"
-    )
-    return [f"class_{i}" for i in range(n)], note
-
-
-def span_value(text: str | int) -> tuple[float, bool]:
-    """'48' → (48, False): frames; '0.25s' → (0.25, True): seconds. Zero, negative and other text
-    are refused, naming what to give."""
-    text = str(text).strip().lower()
-    m = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*s", text)
-    if m and float(m.group(1)) > 0:
-        return float(m.group(1)), True
-    if text.isdigit() and int(text) >= 1:
-        return int(text), False
-    raise ConfigError(f"{text!r} is not a span: give frames (a whole number, at least 1: 48) or seconds (0.25s)")
-
-
-def parse_span(text: str | int | None, fps: float, default_frames: int, option: str = "--window") -> int:
-    """'48' (frames) or '0.25s' (seconds, needs a known frame rate) → frames."""
-    if text is None:
-        return default_frames
-    value, in_seconds = span_value(text)
-    if not in_seconds:
-        return int(value)
-    if not fps or fps <= 0 or math.isnan(fps):
-        raise ConfigError(f"{option} {text}: a span in seconds needs the frame rate; give --fps or a span in frames")
-    return max(1, round(value * fps))
-
-
-def read_input(path: Path) -> tuple[FrameSource, float]:
-    """The input's frames, decoded one at a time when iterated, and its frame rate (NaN for a
-    folder of frames)."""
-    if not path.exists():
-        raise FrameError(f"{path}: no such file or folder")
-    if not (is_video_file(path) or path.is_dir()):
-        raise FrameError(f"{path}: neither a video file (mp4, avi, mov, …) nor a folder of frames")
-    source = FrameSource(path)
-    return source, (source.fps if is_video_file(path) else math.nan)
-
-
-def plan_windows(num_frames: int, span: int, stride: int, face: np.ndarray) -> list[Window]:
-    if span < CLIP_FRAMES:
-        raise ConfigError(f"a window must span at least {CLIP_FRAMES} frames, got {span}")
-    if num_frames < span:
-        raise ConfigError(f"the video has {num_frames} frames, fewer than one window of {span}")
-    step = span // CLIP_FRAMES
-    windows = []
-    for i, start in enumerate(range(0, num_frames - span + 1, max(1, stride))):
-        frames = [start + k * step for k in range(CLIP_FRAMES)]
-        windows.append(Window(i, start, start + span - 1, frames, bool(face[frames].all())))
-    return windows
-
-
-class SparseFrames:
-    """Per-frame arrays for a few frames of a long video, indexed like the full (L, ...) array
-    by frame number (an int, a list of them, or a tuple starting with either)."""
-
-    def __init__(self, items: dict[int, np.ndarray]) -> None:
-        self.items = items
-
-    def __getitem__(self, key):
-        first, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
-        if isinstance(first, (list, np.ndarray)):
-            out = np.stack([self.items[int(f)] for f in first])
-            return out[(slice(None), *rest)] if rest else out
-        out = self.items[int(first)]
-        return out[rest] if rest else out
-
-
-def window_clips(
-    frames: Iterable[np.ndarray], matrices: np.ndarray, windows: list[Window]
-) -> Iterator[tuple[Window, np.ndarray]]:
-    """(window, its 8 aligned frames (8, S, S) uint8) for windows in order of their last frame,
-    from one pass over ``frames``: a frame is warped when first needed and dropped once no
-    pending window needs it, so at most the frames of overlapping windows are held."""
-    uses = Counter(f for w in windows for f in w.frames)
-    pending = deque(sorted(windows, key=lambda w: w.frames[-1]))
-    held: dict[int, np.ndarray] = {}
-    for i, (frame, matrix) in enumerate(zip(frames, matrices, strict=False)):  # may stop early
-        if not pending:
-            return
-        if uses[i]:
-            held[i] = warp(frame, matrix, ALIGNED_SIZE)
-        while pending and pending[0].frames[-1] <= i:
-            w = pending.popleft()
-            yield w, np.stack([held[f] for f in w.frames])
-            for f in w.frames:
-                uses[f] -= 1
-                if not uses[f]:
-                    del held[f]
-
-
-def aligned_frames_of(frames: Iterable[np.ndarray], matrices: np.ndarray, wanted: set[int]) -> Iterator[np.ndarray]:
-    """The ``wanted`` frames aligned, in order, one at a time (one pass, nothing held)."""
-    last = max(wanted, default=-1)
-    for i, (frame, matrix) in enumerate(zip(frames, matrices, strict=False)):  # may stop early
-        if i > last:
-            return
-        if i in wanted:
-            yield warp(frame, matrix, ALIGNED_SIZE)
-
-
-def batched(items: Iterable, size: int) -> Iterator[list]:
-    """Lists of ``size`` consecutive items (the last one shorter)."""
-    batch: list = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def clip_frames_of(interval: Interval, num_frames: int, sampling: str = "strided") -> list[int]:
-    """8 frames sampled from an interval as a training clip is from its video: strided (stride
-    ⌊length/8⌋ from the onset; an interval shorter than 8 frames is widened around its centre)
-    or, for a model trained on onset-to-apex clips, evenly from the onset to the apex."""
-    if sampling == "onset_apex":
-        return onset_apex_frames(interval.onset, max(interval.apex, interval.onset))
-    onset, offset = interval.onset, interval.offset
-    if offset - onset + 1 < CLIP_FRAMES:
-        onset = max(0, min(num_frames - CLIP_FRAMES, (onset + offset) // 2 - CLIP_FRAMES // 2))
-        offset = onset + CLIP_FRAMES - 1
-    step = (offset - onset + 1) // CLIP_FRAMES
-    return [onset + k * step for k in range(CLIP_FRAMES)]
-
-
-def read_selected(source: FrameSource, wanted: set[int]) -> dict[int, np.ndarray]:
-    """Only the ``wanted`` frames of a source, decoded in one pass (frame folders: only those files)."""
-    import cv2
-
-    if source.paths is not None:
-        return {i: cv2.imread(str(source.paths[i]), cv2.IMREAD_GRAYSCALE) for i in sorted(wanted)}
-    selected: dict[int, np.ndarray] = {}
-    last = max(wanted, default=-1)
-    for i, frame in enumerate(source):
-        if i > last:
-            break  # nothing wanted after this: stop decoding
-        if i in wanted:
-            selected[i] = frame
-    return selected
-
-
-HEAD_MARGIN = 0.10  # shown only if at least 10 % below its trivial baseline's error on held-out people
-
-# head → (its error, its trivial baseline's error, how the two read) in a checkpoint's held_out record
-HEAD_CHECKS = {
-    "flow": ("flow_epe_px", "zero_flow_epe_px", "EPE {:.3f} px; predicting no motion: {:.3f} px"),
-    "landmarks": ("landmark_nme_percent", "mean_shape_nme_percent", "NME {:.2f} %; the training mean shape: {:.2f} %"),
-}
-
-
-def held_out_notes_of(held_out: dict, hidden: list[str]) -> tuple[list[str], list[str]]:
-    """(trained heads to hide, notes) from the figures a checkpoint measured on its held-out
-    people: a flow or landmark head that did not beat its trivial baseline by HEAD_MARGIN is
-    hidden, and recognition no better than chance is said."""
-    if not held_out:
-        return [], []
-    count = held_out["subjects"]
-    people = f"the {'held-out person' if count == 1 else f'{count} held-out people'} this model was tested on"
-    failed, notes = [], []
-    for head, (error, baseline, reading) in HEAD_CHECKS.items():
-        if head in hidden or error not in held_out or baseline not in held_out:
-            continue
-        if not held_out[error] <= (1 - HEAD_MARGIN) * held_out[baseline]:
-            failed.append(head)
-            notes.append(
-                f"The {head} head was not at least {HEAD_MARGIN:.0%} better than its trivial baseline on {people} "
-                f"({reading.format(held_out[error], held_out[baseline])}), so its output is not shown."
-            )
-    uar, chance = held_out["video_uar"], held_out["chance_uar"]
-    verdict = ": no better than chance, so its class probabilities are not evidence" if uar <= chance else ""
-    notes.append(f"Recognition on {people}: video UAR {uar:.3f} (chance {chance:.3f}){verdict}.")
-    return failed, notes
-
-
-def training_notes(record: dict | None) -> tuple[list[str], list[str]]:
-    """(heads to hide, notes for the reader) from a checkpoint's training record."""
-    if record is None:
-        return [], [
-            "This checkpoint carries no training record (it predates them): its flow and landmark "
-            "heads may never have been trained, so their outputs below may be noise."
-        ]
-    hidden = [head for head in ("flow", "landmarks") if head not in record.get("trained_heads", [])]
-    notes = []
-    if hidden:
-        notes.append(
-            f"The {' and '.join(hidden)} head{'s were' if len(hidden) > 1 else ' was'} not trained "
-            "(loss weight 0), so no predicted " + " or ".join(hidden) + " are shown."
-        )
-    failed, held_out_notes = held_out_notes_of(record.get("held_out") or {}, hidden)
-    hidden, notes = hidden + failed, notes + held_out_notes
-    subjects = record.get("subjects")
-    data = (
-        f"{', '.join(record.get('datasets', []))}: {subjects} subject{'' if subjects == 1 else 's'}, "
-        f"{record.get('videos')} videos"
-    )
-    if record.get("synthetic"):
-        notes.append(
-            f"This model was trained on synthetic data ({data}). Its labels on a real face are not "
-            "findings about that person: it has only seen generated micro-expressions."
-        )
-    else:
-        notes.append(f"Trained on {data}; classes {', '.join(record.get('classes', []))}.")
-    if record.get("input") != "onset_apex_flow":  # a MOL checkpoint: where its weights started
-        notes.append(initialization_note(record.get("initialization")))
-    return hidden, notes
-
-
-def initialization_note(init: dict | None) -> str:
-    """Where the checkpoint's training started: from scratch or from which pre-trained weights."""
-    if not init:
-        return "Initialisation: not recorded (a checkpoint from before it was recorded; most likely scratch)."
-    if init.get("init") == "scratch":
-        return "Initialisation: from scratch (random weights), as in the paper."
-    version = f" version {init['version']}" if init.get("version") else ""
-    steps = f", {init['pretrain_steps']} pre-training steps" if init.get("pretrain_steps") else ""
-    return f"Initialisation: pre-trained weights{version} ({init.get('file')}, sha256 {init.get('sha256')}{steps})."
 
 
 def predict(
@@ -590,38 +344,3 @@ def predict(
     lap("details of the best window")
     result.seconds = seconds
     return result
-
-
-def spot_video(source: FrameSource, fps: float, settings=None):
-    """The spotter's signals of the video and the intervals it found; a video without any face
-    is refused."""
-    from mol.infer.spot import spot
-    from mol.infer.spot_run import measure_frames
-
-    signals = measure_frames(source, fps)
-    signals.require_face(source.source)
-    return signals, spot(signals, settings)
-
-
-def spot_windows(
-    source: FrameSource, micro: list[Interval], align: str, sampling: str = "strided"
-) -> tuple[list[Window], SparseFrames, SparseFrames]:
-    """Read and align only the frames of each spotted micro-expression's clip (sampled from its
-    interval as ``sampling`` says; see :func:`clip_frames_of`): (windows, aligned frames,
-    landmarks)."""
-    windows = [
-        Window(n, i.onset, i.offset, clip_frames_of(i, len(source), sampling), True) for n, i in enumerate(micro)
-    ]
-    raw = read_selected(source, {f for w in windows for f in w.frames})
-    aligned: dict[int, np.ndarray] = {}
-    landmarks: dict[int, np.ndarray] = {}
-    for w in windows:
-        try:
-            clip = align_video([raw[f] for f in w.frames], align, ALIGNED_SIZE, detect=detect_landmarks)
-        except NoFaceError:
-            w.complete = False
-            continue
-        w.complete = bool(clip.face_found.all())
-        for k, f in enumerate(w.frames):
-            aligned[f], landmarks[f] = clip.frames[k], clip.landmarks[k]
-    return windows, SparseFrames(aligned), SparseFrames(landmarks)

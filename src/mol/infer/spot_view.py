@@ -65,7 +65,7 @@ def thumbnail(frame: np.ndarray, box: np.ndarray | None) -> np.ndarray:
 
 def interval_thumbnails(source, signals: Signals, spotted: list[Interval]) -> dict[int, list[np.ndarray]]:
     """For each spotted interval (its index in ``spotted``): the face at onset, apex, offset."""
-    from mol.infer.predict import read_selected
+    from mol.infer.windows import read_selected
 
     wanted = {f for i in spotted for f in (i.onset, i.apex, i.offset)}
     raw = read_selected(source, wanted)
