@@ -69,6 +69,10 @@ def test_head_motion_is_as_large_as_the_action_units_and_its_direction_is_the_ta
         np.testing.assert_array_equal(clip["aus"][len(STREAM_AUS) :], (travel > 0).astype(np.float32))
         seen.add(tuple(clip["aus"][len(STREAM_AUS) :]))
     assert len(seen) >= 3  # right and left, down and up all occur
+    # the head starts off-centre by a random amount, so the last frame's position alone does not
+    # tell the direction: the start's spread exceeds the travel
+    starts = [make_clip(config, NO_PHOTOS, (2.0, 2.5), 0, rng)["landmarks"][0].mean(0) for _ in range(12)]
+    assert np.std(starts, axis=0).min() > 1.0
     plain = make_clip(StreamConfig(), NO_PHOTOS, (2.0, 2.5), 0, np.random.default_rng(5))
     assert plain["aus"].shape == (len(STREAM_AUS),)  # without it: the action units alone
 

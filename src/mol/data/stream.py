@@ -64,8 +64,8 @@ class StreamConfig:
     null_share: float = 0.1  # clips where no action unit moves (all-zero target)
     jpeg_share: float = 0.5  # clips stored as JPEG (quality 60-95), as the datasets ship frames
     # False: the head drifts by at most 1.5 px, a nuisance. True: it moves as far as the action
-    # units (the clip's amplitude range, either way on each axis) and its direction is a target:
-    # the easiest motion to see, it gets a network from scratch off its plateau
+    # units (the clip's amplitude range, either way on each axis), starting off-centre, and its
+    # direction is a target: the easiest motion to see
     head_motion: bool = False
     # share of clips whose face is blended with a random smooth texture (weight 0.3-1: at 1 only
     # the texture is left, moving as the face would): appearance a network cannot lean on
@@ -238,7 +238,10 @@ def draw_motion(
         head_travel = rng.uniform(*amplitude) * rng.choice((-1.0, 1.0)) if config.head_motion else None
         travel = rng.uniform(-1.5, 1.5) if head_travel is None else head_travel
         drift = travel * t + 0.2 * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * t + rng.uniform(0, 6))
-        coefficients.append(drift - drift[0])
+        # a moving head also starts off-centre, by up to 1.5 × the largest travel: where the
+        # face ends up then says nothing of which way it went, only the motion does
+        start = rng.uniform(-1.5, 1.5) * amplitude[1] if head_travel is not None else 0.0
+        coefficients.append(drift - drift[0] + start)
         head.append(float(drift[-1] - drift[0]))
     basis = np.stack([spec.build(size) for spec in specs])
     return ClipMotion(aus, basis, np.stack(coefficients, axis=1).astype(np.float32), (head[0], head[1]))
