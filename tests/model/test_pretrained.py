@@ -10,6 +10,7 @@ from mol.model.pretrained import (
     SHIPPED_FILE,
     init_record,
     read_pretrained,
+    resolve_init,
     save_shippable,
     start_from,
 )
@@ -72,6 +73,14 @@ def test_the_shipped_weights_load():
     with torch.no_grad():
         out = model.eval()(torch.zeros(1, 1, 8, 128, 128), heads=("mer",))
     assert out.mer_logits.shape == (1, 3)
+
+
+def test_pretrained_names_the_weights_of_the_networks_input():
+    assert resolve_init("pretrained", "diff") == SHIPPED_FILE
+    with pytest.raises(ConfigError, match="no pre-trained weights ship for motion_input=raw"):
+        start_from(MOL(num_classes=3, motion_input="raw"), "pretrained")
+    with pytest.raises(ConfigError, match="mol pretrain --motion-input raw"):
+        init_record("pretrained", "raw")
 
 
 def test_unreadable_weights_are_named(tmp_path):

@@ -21,10 +21,9 @@ from mol.files import atomic_write
 from mol.model.checkpoint import read_safetensors_metadata
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # shipped inside the package
-# the shipped weights for each input option (MOLConfig.motion_input): version and file
+# the shipped weights for each input option (MOLConfig.motion_input) that has them: version, file
 SHIPPED: dict[str, tuple[str, Path]] = {
     "diff": ("1", WEIGHTS_DIR / "mol-pretrained-v1.safetensors"),
-    "raw": ("raw-1", WEIGHTS_DIR / "mol-pretrained-raw-v1.safetensors"),
 }
 SHIPPED_VERSION, SHIPPED_FILE = SHIPPED["diff"]  # the frame-difference weights: the synthetic preset's
 SHIPPABLE_FORMAT = "mol-pretrained"
@@ -78,7 +77,11 @@ def resolve_init(init: str, motion_input: str = "diff") -> Path | None:
         return None
     if init == "pretrained":
         if motion_input not in SHIPPED:
-            raise ConfigError(f"no shipped weights for motion_input={motion_input!r}; choose from {sorted(SHIPPED)}")
+            raise ConfigError(
+                f"no pre-trained weights ship for motion_input={motion_input} (only for {', '.join(SHIPPED)}); "
+                f"make them with `mol pretrain --motion-input {motion_input}` and pass --init PATH, "
+                "or use --init scratch"
+            )
         path = SHIPPED[motion_input][1]
         if not path.is_file():
             raise ConfigError(
