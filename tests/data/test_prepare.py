@@ -199,3 +199,23 @@ def test_memory_does_not_grow_with_the_videos_length(tmp_path):
     per_frame = (peaks[96] - peaks[24]) / 72
     # holding every aligned frame would cost ALIGNED_SIZE² bytes a frame
     assert per_frame < ALIGNED_SIZE**2 / 2, f"{per_frame:.0f} bytes more per frame"
+
+
+def test_the_summary_names_the_reports_with_their_folder(tmp_path):
+    from mol.data.prepare import PrepareReport, format_summary
+
+    cache = tmp_path / "nodir" / "x.h5"
+    text = format_summary(PrepareReport(cache))
+    assert f"report: {cache}.report.json, {cache}.report.csv" in text
+
+
+def test_an_out_that_cannot_be_made_beside_a_real_root_is_one_line(tmp_path, capsys):
+    from mol.cli import main
+
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    root = tmp_path / "root"
+    root.mkdir()
+    assert main(["prepare", "--dataset", "casme2", "--root", str(root), "--out", str(a_file / "x.h5")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Errno" not in err and str(a_file) in err
