@@ -235,12 +235,11 @@ def draw_motion(
     head = []
     for name, direction in (("DRIFT_X", (1.0, 0.0)), ("DRIFT_Y", (0.0, 1.0))):
         specs.append(shift_spec(name, direction))
-        head_travel = rng.uniform(*amplitude) * rng.choice((-1.0, 1.0)) if config.head_motion else None
-        travel = rng.uniform(-1.5, 1.5) if head_travel is None else head_travel
+        travel = rng.uniform(*amplitude) * rng.choice((-1.0, 1.0)) if config.head_motion else rng.uniform(-1.5, 1.5)
         drift = travel * t + 0.2 * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * t + rng.uniform(0, 6))
         # a moving head also starts off-centre, by up to 1.5 × the largest travel: where the
         # face ends up then says nothing of which way it went, only the motion does
-        start = rng.uniform(-1.5, 1.5) * amplitude[1] if head_travel is not None else 0.0
+        start = rng.uniform(-1.5, 1.5) * amplitude[1] if config.head_motion else 0.0
         coefficients.append(drift - drift[0] + start)
         head.append(float(drift[-1] - drift[0]))
     basis = np.stack([spec.build(size) for spec in specs])

@@ -36,6 +36,11 @@ def onset_apex_input(onset: np.ndarray, apex: np.ndarray, method: str) -> torch.
     return torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1), dtype=np.float32))[None]
 
 
+def onset_apex_of(interval: Interval) -> tuple[int, int]:
+    """The two frames whose flow such a model reads (an apex on the onset moves one frame on)."""
+    return interval.onset, max(interval.apex, interval.onset + 1)
+
+
 def classify_intervals(
     model: torch.nn.Module,
     raw: dict[int, np.ndarray],
@@ -48,7 +53,7 @@ def classify_intervals(
     apex frame, aligned frames by frame number, landmarks by frame number)."""
     out = []
     for interval in intervals:
-        frames = [interval.onset, max(interval.apex, interval.onset + 1)]
+        frames = list(onset_apex_of(interval))
         try:
             clip = align_video([raw[f] for f in frames], align, ALIGNED_SIZE, detect=detect_landmarks)
         except NoFaceError:
@@ -80,19 +85,19 @@ def describe(model_name: str, method: str, align: str) -> str:
     )
 
 
-def predict_apex_flow(source, micro: list[Interval], model, method: str, align: str, device: str):
-    """Classify each spotted micro-expression's onset-to-apex flow: (windows, aligned frames,
-    landmarks) as :func:`mol.infer.windows.spot_windows` gives them."""
-    from mol.infer.windows import SparseFrames, Window, read_selected
+def predict_apex_flow(raw: dict[int, np.ndarray], micro: list[Interval], model, method: str, align: str, device: str):
+    """Classify each spotted micro-expression's onset-to-apex flow from ``raw`` (frame number →
+    decoded frame, holding :func:`onset_apex_of` of each): (windows, aligned frames, landmarks)
+    as :func:`mol.infer.windows.spotted_windows` and :func:`~mol.infer.windows.align_windows`
+    give them."""
+    from mol.infer.windows import SparseFrames, Window
 
-    raw = read_selected(source, {f for i in micro for f in (i.onset, max(i.apex, i.onset + 1))})
     windows, aligned, landmarks = [], {}, {}
     for n, (interval, (probs, frames, points)) in enumerate(
         zip(micro, classify_intervals(model, raw, micro, align, method, device), strict=True)
     ):
-        sampled = sorted(frames) or [interval.onset, interval.apex]
-        w = Window(n, interval.onset, interval.offset, sampled, probs is not None, probabilities=probs)
-        windows.append(w)
+        sampled = sorted(frames) or list(onset_apex_of(interval))
+        windows.append(Window(n, interval.onset, interval.offset, sampled, probs is not None, probabilities=probs))
         aligned.update(frames)
         landmarks.update(points)
     return windows, SparseFrames(aligned), SparseFrames(landmarks)

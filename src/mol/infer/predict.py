@@ -40,16 +40,19 @@ from mol.data.clips import PIXEL_MEAN, PIXEL_SCALE, normalize_frames, pixel_stat
 from mol.data.records import Interval
 from mol.errors import ConfigError
 from mol.infer.notes import name_classes, training_notes
+from mol.infer.spot_view import SpotTrace
 from mol.infer.windows import (
     SparseFrames,
     Window,
+    align_windows,
     aligned_frames_of,
     batched,
     parse_span,
     plan_windows,
     read_input,
+    read_selected,
     spot_video,
-    spot_windows,
+    spotted_windows,
     window_clips,
 )
 from mol.model.checkpoint import load_checkpoint, read_checkpoint_metadata
@@ -101,7 +104,7 @@ class Prediction:
     mode: str = "windows"  # "spot": windows are the spotted micro-expressions; "windows": sliding windows
     spotted: list[Interval] = field(default_factory=list)  # every spotted interval (spot mode)
     model_name: str = "mol"  # the registered model that classified (mol, ststnet, flow-hist)
-    trace: object | None = field(default=None, repr=False)  # spot mode: mol.infer.spot_view.SpotTrace
+    trace: SpotTrace | None = field(default=None, repr=False)  # spot mode: what the spotter saw
     # spot mode: the face at onset, apex and offset of each spotted interval (by its index), 96 px
     thumbnails: dict[int, list[np.ndarray]] = field(default_factory=dict, repr=False)
 
@@ -235,21 +238,28 @@ def predict(
     if mode == "spot":
         signals, spotted = spot_video(frames, rate, spot_settings)
         micro = [i for i in spotted if i.kind == "micro"]
-        if reads_apex_flow:  # the class of each spotted micro-expression's onset-to-apex flow
-            from mol.infer.apex_predict import describe, input_flow_method, predict_apex_flow
+        from mol.infer.spot_run import faceless_note
+        from mol.infer.spot_view import interval_thumbnails, spot_trace, thumbnail_frames
 
+        if reads_apex_flow:  # the class of each spotted micro-expression's onset-to-apex flow
+            from mol.infer.apex_predict import describe, input_flow_method, onset_apex_of, predict_apex_flow
+
+            wanted = {f for i in micro for f in onset_apex_of(i)}
+        else:
+            windows = spotted_windows(micro, len(frames), sampling)
+            wanted = {f for w in windows for f in w.frames}
+        raw = read_selected(frames, wanted | thumbnail_frames(spotted))  # one pass over the video
+        if reads_apex_flow:
             method = input_flow_method(metadata, record)
             notes.insert(0, describe(model_name, method, align))
-            windows, aligned_frames, landmarks = predict_apex_flow(frames, micro, model, method, align, device)
+            windows, aligned_frames, landmarks = predict_apex_flow(raw, micro, model, method, align, device)
             for w in windows:
                 w.top_class = None if w.probabilities is None else classes[int(np.argmax(w.probabilities))]
         else:
-            windows, aligned_frames, landmarks = spot_windows(frames, micro, align, sampling)
+            aligned_frames, landmarks = align_windows(windows, raw, align)
         missing = [int(f) for f in signals.frames[~signals.face_found]]
-        from mol.infer.spot_run import faceless_note
-        from mol.infer.spot_view import interval_thumbnails, spot_trace
-
-        trace, thumbnails = spot_trace(signals, spot_settings), interval_thumbnails(frames, signals, spotted)
+        trace, thumbnails = spot_trace(signals, spot_settings), interval_thumbnails(raw, signals, spotted)
+        del raw
         faceless = faceless_note(signals)
         if faceless:
             notes.insert(0, faceless)

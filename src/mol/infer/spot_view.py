@@ -63,15 +63,17 @@ def thumbnail(frame: np.ndarray, box: np.ndarray | None) -> np.ndarray:
     return cv2.resize(frame, (THUMBNAIL, THUMBNAIL), interpolation=cv2.INTER_AREA)
 
 
-def interval_thumbnails(source, signals: Signals, spotted: list[Interval]) -> dict[int, list[np.ndarray]]:
-    """For each spotted interval (its index in ``spotted``): the face at onset, apex, offset."""
-    from mol.infer.windows import read_selected
+def thumbnail_frames(spotted: list[Interval]) -> set[int]:
+    """The frames :func:`interval_thumbnails` needs: onset, apex and offset of every interval."""
+    return {f for i in spotted for f in (i.onset, i.apex, i.offset)}
 
-    wanted = {f for i in spotted for f in (i.onset, i.apex, i.offset)}
-    raw = read_selected(source, wanted)
-    out = {}
-    for n, i in enumerate(spotted):
-        out[n] = [
-            thumbnail(raw[f], face_box(signals, f)) for f in (i.onset, i.apex, i.offset) if raw.get(f) is not None
-        ]
-    return out
+
+def interval_thumbnails(
+    raw: dict[int, np.ndarray], signals: Signals, spotted: list[Interval]
+) -> dict[int, list[np.ndarray]]:
+    """For each spotted interval (its index in ``spotted``): the face at onset, apex, offset,
+    from ``raw`` (frame number → decoded frame, holding :func:`thumbnail_frames`)."""
+    return {
+        n: [thumbnail(raw[f], face_box(signals, f)) for f in (i.onset, i.apex, i.offset) if raw.get(f) is not None]
+        for n, i in enumerate(spotted)
+    }

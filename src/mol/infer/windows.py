@@ -190,16 +190,15 @@ def spot_video(source: FrameSource, fps: float, settings=None):
     return signals, spot(signals, settings)
 
 
-def spot_windows(
-    source: FrameSource, micro: list[Interval], align: str, sampling: str = "strided"
-) -> tuple[list[Window], SparseFrames, SparseFrames]:
-    """Read and align only the frames of each spotted micro-expression's clip (sampled from its
-    interval as ``sampling`` says; see :func:`clip_frames_of`): (windows, aligned frames,
-    landmarks)."""
-    windows = [
-        Window(n, i.onset, i.offset, clip_frames_of(i, len(source), sampling), True) for n, i in enumerate(micro)
-    ]
-    raw = read_selected(source, {f for w in windows for f in w.frames})
+def spotted_windows(micro: list[Interval], num_frames: int, sampling: str = "strided") -> list[Window]:
+    """One window per spotted micro-expression, its 8 frames sampled from its interval as
+    ``sampling`` says (see :func:`clip_frames_of`)."""
+    return [Window(n, i.onset, i.offset, clip_frames_of(i, num_frames, sampling), True) for n, i in enumerate(micro)]
+
+
+def align_windows(windows: list[Window], raw: dict[int, np.ndarray], align: str) -> tuple[SparseFrames, SparseFrames]:
+    """Align each window's frames from ``raw`` (frame number → decoded frame); a window with a
+    frame without a face is marked incomplete. Returns (aligned frames, landmarks)."""
     aligned: dict[int, np.ndarray] = {}
     landmarks: dict[int, np.ndarray] = {}
     for w in windows:
@@ -211,4 +210,4 @@ def spot_windows(
         w.complete = bool(clip.face_found.all())
         for k, f in enumerate(w.frames):
             aligned[f], landmarks[f] = clip.frames[k], clip.landmarks[k]
-    return windows, SparseFrames(aligned), SparseFrames(landmarks)
+    return SparseFrames(aligned), SparseFrames(landmarks)
