@@ -189,3 +189,22 @@ def test_motion_frames():
     assert m[0, 0, 5, 1, 1].item() == 1.0  # clipped
     with pytest.raises(ValueError, match="motion_input"):
         MOL(motion_input="flow")
+
+
+def test_frozen_features_keep_weights_and_batchnorm_statistics_while_the_heads_learn():
+    model = MOL(num_classes=3)
+    model.freeze_features()
+    model.train()
+    assert not any(m.training for f in model.feature_modules() for m in f.modules())
+    assert model.mer_head.training
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    clip, labels, flow, landmarks = small_batch(classes=3)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=1e-3)
+    joint_loss(model(clip), labels, flow, landmarks).total.backward()
+    opt.step()
+    after = model.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    features = ("conv_stack.", "f5c_a.", "f5c_b.")
+    assert changed and not any(k.startswith(features) for k in changed), sorted(changed)
+    assert {k.split(".")[0] for k in changed} == {"mer_head", "flow_head", "landmark_head"}

@@ -80,3 +80,13 @@ def test_init_is_checked(tmp_path):
         load_config(None, ["init=pretrained", "model=ststnet"])
     with pytest.raises(ConfigError, match="motion_input"):
         load_config(None, ["motion_input=optical"])
+
+
+def test_train_layers_is_checked():
+    from mol.errors import ConfigError
+
+    assert load_config(None, ["train_layers=heads"]).train_layers == "heads"
+    with pytest.raises(ConfigError, match="train_layers must be one of"):
+        load_config(None, ["train_layers=mer"])
+    with pytest.raises(ConfigError, match="ststnet"):
+        load_config(None, ["train_layers=heads", "model=ststnet"])

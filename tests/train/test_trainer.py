@@ -294,3 +294,18 @@ def test_balanced_classes_gives_the_loader_every_training_clips_label(tiny_synth
         dataset = seen["dataset"]
         expected = [dataset[i]["label"] for i in range(len(dataset))] if balanced else None
         assert seen["labels"] == expected
+
+
+def test_train_layers_heads_trains_the_heads_on_unchanged_features(tiny_synthetic_cache, tmp_path):
+    from mol.model.checkpoint import load_checkpoint
+    from mol.train.run import train_run
+    from mol.train.trainer import build_model
+
+    config = load_config(None, [*FAST, "batch_size=4", "steps=3", "train_layers=heads"])
+    train_run([str(tiny_synthetic_cache)], tmp_path / "run", config, folds=["0"], progress=False)
+    trained = load_checkpoint(tmp_path / "run" / "fold_casme2_sub01" / "model.safetensors").state_dict()
+    torch.manual_seed(0)  # fold 0's seed: its model starts as this one
+    start = build_model(config, len(trained["mer_head.fc2.bias"]), seed=0).state_dict()
+    features = [k for k in start if k.startswith(("conv_stack.", "f5c_a.", "f5c_b."))]
+    assert features and all(torch.equal(start[k], trained[k]) for k in features)
+    assert not torch.equal(start["mer_head.fc1.weight"], trained["mer_head.fc1.weight"])

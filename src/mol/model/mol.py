@@ -104,6 +104,7 @@ class MOL(nn.Module):
         self.flow_head = FlowHead()
         self.mer_head = MERHead(num_classes, dropout=dropout)
         self.landmark_head = LandmarkHead()
+        self.features_frozen = False
 
     @classmethod
     def from_config(cls, config: MOLConfig) -> MOL:
@@ -122,6 +123,25 @@ class MOL(nn.Module):
             if mean_shape is not None:
                 self.landmark_head.fc2.weight.mul_(0.01)
                 self.landmark_head.fc2.bias.copy_(torch.as_tensor(mean_shape).flatten())
+
+    def feature_modules(self) -> tuple[nn.Module, ...]:
+        """The layers the three heads share: the conv stack and F5C blocks A and B."""
+        return (self.conv_stack, self.f5c_a, self.f5c_b)
+
+    def freeze_features(self) -> None:
+        """Keep the shared features as they are: their weights get no gradient and their
+        BatchNorm layers stay in eval mode (running statistics unchanged) even in train mode."""
+        for module in self.feature_modules():
+            module.requires_grad_(False)
+        self.features_frozen = True
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> MOL:
+        super().train(mode)
+        if self.features_frozen:
+            for module in self.feature_modules():
+                module.eval()
+        return self
 
     def share_f5c_blocks(self) -> None:
         """Start F5C block B as a copy of block A (they then train apart)."""

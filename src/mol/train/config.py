@@ -27,6 +27,10 @@ HEAD_INITS = ("reference", "baseline")
 # starts B as a copy of A, so that at the start the two frames of a pair map through the same
 # function and the MER head's convolution over (A_t, B_t) sees their difference, i.e. motion
 F5C_INITS = ("independent", "shared")
+# all: every layer trains; heads: the conv stack and both F5C blocks (the features the three
+# heads share) keep their starting weights and BatchNorm statistics and only the heads train,
+# so a few videos cannot re-learn who is in them (for fine-tuning from pre-trained weights)
+TRAIN_LAYERS = ("all", "heads")
 
 
 INF = float("inf")
@@ -98,6 +102,7 @@ class TrainConfig:
     head_init: str = "reference"  # "baseline": flow and landmark heads start at their trivial baselines
     fcc_init: str = "default"  # "randn": FCC positional embeddings and biases ~ N(0, 1)
     f5c_init: str = "independent"  # "shared": block B starts as a copy of block A (then trains apart)
+    train_layers: str = "all"  # "heads": the shared features stay as they start (see TRAIN_LAYERS)
     # where MOL's weights start: scratch (the paper), pretrained (the shipped weights of
     # `mol pretrain`; the class layer and the flow head start fresh), or a weights file's path
     init: str = "scratch"
@@ -128,6 +133,7 @@ class TrainConfig:
             ("lr_decay", LR_DECAYS),
             ("head_init", HEAD_INITS),
             ("f5c_init", F5C_INITS),
+            ("train_layers", TRAIN_LAYERS),
             ("normalize", PIXEL_NORMALIZATIONS),
             ("clip_sampling", CLIP_SAMPLINGS),
             ("motion_input", MOTION_INPUTS),
@@ -145,6 +151,8 @@ class TrainConfig:
             raise ConfigError(
                 f"init must be one of {INIT_CHOICES} or a weights file `mol pretrain` wrote; no file {self.init!r}"
             )
+        if self.train_layers != "all" and self.model != "mol":
+            raise ConfigError(f"train_layers={self.train_layers!r} is a MOL option; the {self.model!r} model trains whole")
         if self.init != "scratch" and self.model != "mol":
             raise ConfigError(
                 f"init={self.init!r} starts MOL's weights; the {self.model!r} model has none (use scratch)"

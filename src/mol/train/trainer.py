@@ -245,6 +245,8 @@ def build_model(config: TrainConfig, num_classes: int, seed: int, mean_shape: np
     if config.f5c_init == "shared":
         model.share_f5c_blocks()
     start_from(model, config.init)  # pre-trained weights replace what they hold
+    if config.train_layers == "heads":
+        model.freeze_features()
     return model
 
 
@@ -312,7 +314,8 @@ class FoldTrainer:
         self.model = build_model(config, self.num_classes, seed, self.mean_shape).to(self.device)
         if config.channels_last:
             to_channels_last(self.model)
-        self.optimizer = make_optimizer(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(trainable, lr=config.lr, weight_decay=config.weight_decay)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=config.precision == "float16")
         shared = {"normalize": config.normalize, "sampling": config.clip_sampling}
         self.train_ds = MultiCacheClips(
