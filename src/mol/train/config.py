@@ -152,7 +152,9 @@ class TrainConfig:
                 f"init must be one of {INIT_CHOICES} or a weights file `mol pretrain` wrote; no file {self.init!r}"
             )
         if self.train_layers != "all" and self.model != "mol":
-            raise ConfigError(f"train_layers={self.train_layers!r} is a MOL option; the {self.model!r} model trains whole")
+            raise ConfigError(
+                f"train_layers={self.train_layers!r} is a MOL option; the {self.model!r} model trains whole"
+            )
         if self.init != "scratch" and self.model != "mol":
             raise ConfigError(
                 f"init={self.init!r} starts MOL's weights; the {self.model!r} model has none (use scratch)"
