@@ -67,3 +67,22 @@ def casme2_tree(root: Path, videos: list[tuple[int, str, str, object]], frames: 
     ]
     pd.DataFrame(rows, columns=columns).to_excel(root / "CASME2-coding-20140508.xlsx", index=False)
     return root
+
+
+def training_record(**changes) -> dict:
+    """A checkpoint's training record as a version-1 trainer wrote it (a MOL trained on recognition
+    alone, on synthetic data), with ``changes``."""
+    return {
+        "steps": 150,
+        "loss_weights": {"mer": 1.0, "flow": 0.0, "landmarks": 0.0},
+        "trained_heads": ["mer"],
+        "datasets": ["casme2"],
+        "subjects": 3,
+        "videos": 30,
+        "classes": ["surprise", "positive", "negative"],
+        "synthetic": True,
+        "align": ["onset"],
+        "flow": ["exact"],
+        "fps": [200.0],
+        **changes,
+    }

@@ -16,7 +16,7 @@ from mol.infer.predict import predict
 from mol.infer.windows import aligned_frames_of, parse_span, plan_windows, window_clips
 from mol.model import MOL, save_checkpoint
 
-from fakes import face_frames, write_frames, write_video
+from fakes import face_frames, training_record, write_frames, write_video
 
 
 @pytest.fixture(scope="module")
@@ -153,19 +153,7 @@ def test_spans_in_frames_or_seconds():
 
 
 def test_untrained_heads_are_not_shown_and_synthetic_training_is_said(tmp_path):
-    record = {
-        "steps": 150,
-        "loss_weights": {"mer": 1.0, "flow": 0.0, "landmarks": 0.0},
-        "trained_heads": ["mer"],
-        "datasets": ["casme2"],
-        "subjects": 3,
-        "videos": 30,
-        "classes": ["surprise", "positive", "negative"],
-        "synthetic": True,
-        "align": ["onset"],
-        "flow": ["exact"],
-        "fps": [200.0],
-    }
+    record = training_record()
     path = tmp_path / "mer_only.safetensors"
     extra = {"classes": json.dumps(record["classes"]), "training": json.dumps(record)}
     save_checkpoint(MOL(num_classes=3), path, extra=extra)
@@ -201,27 +189,31 @@ def test_untrained_heads_are_not_shown_and_synthetic_training_is_said(tmp_path):
 
 def test_heads_no_better_than_their_baselines_on_held_out_people_are_hidden_and_chance_is_said():
     from mol.infer.notes import training_notes
+    from mol.model.record import TrainingRecord
 
     held_out = {
         "subjects": 2,
         "videos": 20,
         "video_uar": 0.2,
+        "video_uf1": 0.1,
         "chance_uar": 0.2,
         "flow_epe_px": 0.261,  # worse than zero flow: hidden
         "zero_flow_epe_px": 0.254,
         "landmark_nme_percent": 6.0,  # 21 % below the mean shape's: shown
         "mean_shape_nme_percent": 7.58,
     }
-    record = {"trained_heads": ["mer", "flow", "landmarks"], "held_out": held_out, "synthetic": True}
-    hidden, notes = training_notes(record)
+
+    def record(**changes):
+        return TrainingRecord.from_dict(training_record(**{"trained_heads": ["mer", "flow", "landmarks"], **changes}))
+
+    hidden, notes = training_notes(record(held_out=held_out))
     assert hidden == ["flow"]
     text = " ".join(notes)
     assert "0.261 px" in text and "0.254 px" in text and "no better than chance" in text
-    held_out["landmark_nme_percent"] = 7.2  # 5 % below: within the margin, hidden too
-    held_out["video_uar"] = 0.45
-    hidden, notes = training_notes(record)
+    held_out.update(landmark_nme_percent=7.2, video_uar=0.45)  # 5 % below: within the margin, hidden too
+    hidden, notes = training_notes(record(held_out=held_out))
     assert hidden == ["flow", "landmarks"] and "no better than chance" not in " ".join(notes)
-    untrained = {**record, "trained_heads": ["mer"]}  # an untrained head is named once, as untrained
+    untrained = record(held_out=held_out, trained_heads=["mer"])  # an untrained head is named once, as untrained
     hidden, notes = training_notes(untrained)
     assert hidden == ["flow", "landmarks"] and "0.261" not in " ".join(notes)
 
@@ -346,13 +338,16 @@ def test_window_clips_stream_each_window_as_its_last_frame_is_read():
 
 def test_the_notes_name_the_initialisation():
     from mol.infer.notes import training_notes
+    from mol.model.record import TrainingRecord
 
-    record = {"trained_heads": ["mer"], "synthetic": True}
+    def notes(**changes):
+        return " ".join(training_notes(TrainingRecord.from_dict(training_record(**changes)))[1])
+
     start = {"init": "pretrained", "version": "1", "file": "w.safetensors", "sha256": "abcd", "pretrain_steps": 711}
-    text = " ".join(training_notes({**record, "initialization": start})[1])
+    text = notes(initialization=start)
     assert "pre-trained weights version 1" in text and "711 pre-training steps" in text
-    assert "from scratch" in " ".join(training_notes({**record, "initialization": {"init": "scratch"}})[1])
-    assert "not recorded" in " ".join(training_notes(record)[1])
+    assert "from scratch" in notes(initialization={"init": "scratch"})
+    assert "not recorded" in notes()
 
 
 def test_classes_are_named_by_the_checkpoint_or_by_the_user(tmp_path, capsys):
@@ -378,7 +373,7 @@ def test_models_that_read_onset_to_apex_flow_classify_the_spotted_micro_expressi
 
     torch_model = build_model(name, {"num_classes": 3}).eval()
     path = tmp_path / f"{name}.safetensors"
-    record = {"input": "onset_apex_flow", "input_flow": ["dis"], "align": ["onset"], "trained_heads": ["mer"]}
+    record = training_record(input="onset_apex_flow", input_flow=["dis"], synthetic=False, flow=["tvl1"], fps=[])
     classes = json.dumps(["surprise", "positive", "negative"])
     save_checkpoint(torch_model, path, extra={"classes": classes, "training": json.dumps(record)})
     seen = []

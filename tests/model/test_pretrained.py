@@ -60,7 +60,7 @@ def test_scratch_changes_nothing():
     before = {k: v.clone() for k, v in model.state_dict().items()}
     assert len(start_from(model, "scratch")) == len(before)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert init_record("scratch") == {"init": "scratch"}
+    assert init_record("scratch").init == "scratch" and init_record("scratch").file is None
 
 
 def test_the_shipped_weights_load():
@@ -69,7 +69,7 @@ def test_the_shipped_weights_load():
     model = MOL(num_classes=3, motion_input=config["motion_input"])
     start_from(model, "pretrained")
     record = init_record("pretrained")
-    assert record["init"] == "pretrained" and record["version"] and card["steps"] == record["pretrain_steps"]
+    assert record.init == "pretrained" and record.version and card["steps"] == record.pretrain_steps
     with torch.no_grad():
         out = model.eval()(torch.zeros(1, 1, 8, 128, 128), heads=("mer",))
     assert out.mer_logits.shape == (1, 3)

@@ -85,25 +85,33 @@ def test_checkpoints_record_how_and_on_what_their_heads_were_trained(tiny_synthe
     assert record["synthetic"] is True and record["flow"] == ["exact"] and record["steps"] == 2
     assert (record["subjects"], record["videos"], record["fps"]) == (2, 10, [200.0])
     held_out = record["held_out"]  # what the fold's model scored on its test person
-    assert (held_out["subjects"], held_out["chance_uar"]) == (1, 0.2) and "flow_epe_px" not in held_out
+    assert (held_out["subjects"], held_out["chance_uar"]) == (1, 0.2) and held_out["flow_epe_px"] is None
     assert held_out["videos"] == 5 and 0.0 <= held_out["video_uar"] <= 1.0
 
 
-def test_held_out_record_averages_each_videos_clips_and_keeps_each_heads_baseline():
-    from mol.train.trainer import held_out_record
+def test_held_out_scores_average_each_videos_clips_and_keep_each_heads_baseline():
+    import pandas as pd
 
-    pred = {  # video 0 (label 1): its clips disagree, their mean says 1; video 1 (label 0): says 1
-        "cache": np.zeros(4, int),
-        "video": np.array([0, 0, 0, 1]),
-        "label": np.array([1, 1, 1, 0]),
-        "probs": np.array([[0.6, 0.4], [0.55, 0.45], [0.0, 1.0], [0.3, 0.7]]),
-        "epe": np.array([0.2, 0.4, np.nan, 0.3]),
-        "zero_epe": np.array([0.25, 0.25, 0.25, 0.25]),
-    }
-    record = held_out_record(pred, num_classes=2, subjects=2)
-    assert (record["videos"], record["video_uar"], record["chance_uar"]) == (2, 0.5, 0.5)
-    assert record["flow_epe_px"] == pytest.approx(0.3) and record["zero_flow_epe_px"] == 0.25
-    assert "landmark_nme_percent" not in record
+    from mol.train.results import held_out_scores
+
+    table = pd.DataFrame(  # video a (label 1): its clips disagree, their mean says 1; video b (label 0): says 1
+        {
+            "dataset": ["casme2"] * 4,
+            "subject": ["s1", "s1", "s1", "s2"],
+            "video": ["a", "a", "a", "b"],
+            "label": [1, 1, 1, 0],
+            "p_x": [0.6, 0.55, 0.0, 0.3],
+            "p_y": [0.4, 0.45, 1.0, 0.7],
+            "flow_epe": [0.2, 0.4, np.nan, 0.3],
+            "zero_flow_epe": [0.25] * 4,
+            "landmark_nme": [np.nan] * 4,
+        }
+    )
+    scores = held_out_scores(table, ["x", "y"], subjects=2)
+    assert (scores.videos, scores.video_uar, scores.chance_uar) == (2, 0.5, 0.5)
+    assert scores.head_error("flow") == (pytest.approx(0.3), 0.25)
+    assert scores.landmark_nme_percent is None and scores.head_error("landmarks") is None
+    assert held_out_scores(table.iloc[:0], ["x", "y"], subjects=0) is None
 
 
 def test_onset_apex_sampling_trains_and_tests_one_clip_per_video_and_is_recorded(tiny_synthetic_cache, tmp_path):

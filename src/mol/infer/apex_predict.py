@@ -19,12 +19,13 @@ from mol.data.apex import EXACT_FALLBACK
 from mol.data.flow import FLOW_METHODS, compute_flow
 from mol.data.records import Interval
 from mol.errors import ConfigError
+from mol.model.record import TrainingRecord
 
 
-def input_flow_method(metadata: dict, record: dict | None) -> str:
+def input_flow_method(record: TrainingRecord | None, metadata: dict[str, str]) -> str:
     """The flow method of the model's training flows (TV-L1 where the caches held exact flow,
-    as training did)."""
-    stored = (record or {}).get("input_flow") or metadata.get("flow", EXACT_FALLBACK).split(",")
+    as training did); checkpoints from before training records name it in ``metadata["flow"]``."""
+    stored = record.input_flow if record else tuple(metadata.get("flow", "").split(","))
     method = stored[0] if stored else EXACT_FALLBACK
     return method if method in FLOW_METHODS else EXACT_FALLBACK
 

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from mol.errors import ConfigError
+from mol.model.record import HeldOut, Initialization, TrainingRecord
 
 
 def name_classes(
@@ -35,76 +36,70 @@ def name_classes(
 
 HEAD_MARGIN = 0.10  # shown only if at least 10 % below its trivial baseline's error on held-out people
 
-# head → (its error, its trivial baseline's error, how the two read) in a checkpoint's held_out record
-HEAD_CHECKS = {
-    "flow": ("flow_epe_px", "zero_flow_epe_px", "EPE {:.3f} px; predicting no motion: {:.3f} px"),
-    "landmarks": ("landmark_nme_percent", "mean_shape_nme_percent", "NME {:.2f} %; the training mean shape: {:.2f} %"),
+# head → how its held-out error and its trivial baseline's read (the figures: HeldOut.head_error)
+HEAD_READINGS = {
+    "flow": "EPE {:.3f} px; predicting no motion: {:.3f} px",
+    "landmarks": "NME {:.2f} %; the training mean shape: {:.2f} %",
 }
 
 
-def held_out_notes_of(held_out: dict, hidden: list[str]) -> tuple[list[str], list[str]]:
+def held_out_notes_of(held_out: HeldOut | None, hidden: list[str]) -> tuple[list[str], list[str]]:
     """(trained heads to hide, notes) from the figures a checkpoint measured on its held-out
     people: a flow or landmark head that did not beat its trivial baseline by HEAD_MARGIN is
     hidden, and recognition no better than chance is said."""
-    if not held_out:
+    if held_out is None:
         return [], []
-    count = held_out["subjects"]
+    count = held_out.subjects
     people = f"the {'held-out person' if count == 1 else f'{count} held-out people'} this model was tested on"
     failed, notes = [], []
-    for head, (error, baseline, reading) in HEAD_CHECKS.items():
-        if head in hidden or error not in held_out or baseline not in held_out:
+    for head, reading in HEAD_READINGS.items():
+        figures = held_out.head_error(head)
+        if head in hidden or figures is None:
             continue
-        if not held_out[error] <= (1 - HEAD_MARGIN) * held_out[baseline]:
+        if not figures[0] <= (1 - HEAD_MARGIN) * figures[1]:
             failed.append(head)
             notes.append(
                 f"The {head} head was not at least {HEAD_MARGIN:.0%} better than its trivial baseline on {people} "
-                f"({reading.format(held_out[error], held_out[baseline])}), so its output is not shown."
+                f"({reading.format(*figures)}), so its output is not shown."
             )
-    uar, chance = held_out["video_uar"], held_out["chance_uar"]
+    uar, chance = held_out.video_uar, held_out.chance_uar
     verdict = ": no better than chance, so its class probabilities are not evidence" if uar <= chance else ""
     notes.append(f"Recognition on {people}: video UAR {uar:.3f} (chance {chance:.3f}){verdict}.")
     return failed, notes
 
 
-def training_notes(record: dict | None) -> tuple[list[str], list[str]]:
+def training_notes(record: TrainingRecord | None) -> tuple[list[str], list[str]]:
     """(heads to hide, notes for the reader) from a checkpoint's training record."""
     if record is None:
         return [], [
             "This checkpoint carries no training record (it predates them): its flow and landmark "
             "heads may never have been trained, so their outputs below may be noise."
         ]
-    hidden = [head for head in ("flow", "landmarks") if head not in record.get("trained_heads", [])]
+    hidden = [head for head in ("flow", "landmarks") if head not in record.trained_heads]
     notes = []
     if hidden:
         notes.append(
             f"The {' and '.join(hidden)} head{'s were' if len(hidden) > 1 else ' was'} not trained "
             "(loss weight 0), so no predicted " + " or ".join(hidden) + " are shown."
         )
-    failed, held_out_notes = held_out_notes_of(record.get("held_out") or {}, hidden)
+    failed, held_out_notes = held_out_notes_of(record.held_out, hidden)
     hidden, notes = hidden + failed, notes + held_out_notes
-    subjects = record.get("subjects")
-    data = (
-        f"{', '.join(record.get('datasets', []))}: {subjects} subject{'' if subjects == 1 else 's'}, "
-        f"{record.get('videos')} videos"
-    )
-    if record.get("synthetic"):
+    subjects = record.subjects
+    data = f"{', '.join(record.datasets)}: {subjects} subject{'' if subjects == 1 else 's'}, {record.videos} videos"
+    if record.synthetic:
         notes.append(
             f"This model was trained on synthetic data ({data}). Its labels on a real face are not "
             "findings about that person: it has only seen generated micro-expressions."
         )
     else:
-        notes.append(f"Trained on {data}; classes {', '.join(record.get('classes', []))}.")
-    if record.get("input") != "onset_apex_flow":  # a MOL checkpoint: where its weights started
-        notes.append(initialization_note(record.get("initialization")))
+        notes.append(f"Trained on {data}; classes {', '.join(record.classes)}.")
+    if record.input != "onset_apex_flow":  # a MOL checkpoint: where its weights started
+        notes.append(initialization_note(record.initialization))
     return hidden, notes
 
 
-def initialization_note(init: dict | None) -> str:
+def initialization_note(init: Initialization | None) -> str:
     """Where the checkpoint's training started: from scratch or from which pre-trained weights."""
-    if not init:
+    if init is None:
         return "Initialisation: not recorded (a checkpoint from before it was recorded; most likely scratch)."
-    if init.get("init") == "scratch":
-        return "Initialisation: from scratch (random weights), as in the paper."
-    version = f" version {init['version']}" if init.get("version") else ""
-    steps = f", {init['pretrain_steps']} pre-training steps" if init.get("pretrain_steps") else ""
-    return f"Initialisation: pre-trained weights{version} ({init.get('file')}, sha256 {init.get('sha256')}{steps})."
+    return f"Initialisation: {init.describe()}."

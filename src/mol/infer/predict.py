@@ -15,11 +15,10 @@ such a frame is marked incomplete and not predicted.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +55,7 @@ from mol.infer.windows import (
     window_clips,
 )
 from mol.model.checkpoint import load_checkpoint, read_checkpoint_metadata
+from mol.model.record import TrainingRecord
 from mol.model.registry import get_model
 
 # facial regions for "where the face moved": landmark indices of the 68-point scheme
@@ -213,17 +213,17 @@ def predict(
 
         check_mode(mode, model_name)
     model = load_checkpoint(checkpoint, device, expected=None).eval()
-    record = json.loads(metadata["training"]) if "training" in metadata else None
+    record = TrainingRecord.from_metadata(metadata, str(checkpoint))
     hidden, notes = training_notes(record)
     if align is None:
-        align = record["align"][0] if record and record.get("align") else "per-frame"
+        align = record.alignment if record else "per-frame"
     classes, class_note = name_classes(model.config.num_classes, metadata, class_names, checkpoint)
     if class_note:
         notes.append(class_note)
     lap("load model")
     frames, video_fps = read_input(input_path)
     rate = float(fps) if fps else video_fps
-    trained_rates = record.get("fps", []) if record else []
+    trained_rates = record.fps if record else ()
     if trained_rates and rate > 0 and all(abs(rate - r) > 0.5 for r in trained_rates):
         message = (
             f"{input_path}: {rate:g} fps, but the model was trained on {', '.join(f'{r:g}' for r in trained_rates)} "
@@ -234,7 +234,7 @@ def predict(
     lap("read frames")
     spotted: list[Interval] = []
     trace, thumbnails = None, {}
-    sampling = record.get("clip_sampling", "strided") if record else "strided"
+    sampling = record.clip_sampling if record else "strided"
     if mode == "spot":
         signals, spotted = spot_video(frames, rate, spot_settings)
         micro = [i for i in spotted if i.kind == "micro"]
@@ -250,7 +250,7 @@ def predict(
             wanted = {f for w in windows for f in w.frames}
         raw = read_selected(frames, wanted | thumbnail_frames(spotted))  # one pass over the video
         if reads_apex_flow:
-            method = input_flow_method(metadata, record)
+            method = input_flow_method(record, metadata)
             notes.insert(0, describe(model_name, method, align))
             windows, aligned_frames, landmarks = predict_apex_flow(raw, micro, model, method, align, device)
             for w in windows:
@@ -288,7 +288,7 @@ def predict(
     else:  # aligned one frame at a time as the windows need them: memory does not grow with length
         clips = window_clips(frames, alignment.matrices, complete)
     # a model trained on per-subject statistics sees this video (one person) by its own
-    normalize = record.get("normalize", "fixed") if record else "fixed"
+    normalize = record.normalize if record else "fixed"
     if normalize == "fixed" or not complete:
         pixels = (PIXEL_MEAN, PIXEL_SCALE)
     else:
@@ -350,7 +350,8 @@ def predict(
         result.aligned = SparseFrames(dict(zip(best[0].frames, best[1], strict=True)))
         if every != detail or (best[0].flow is None and "flow" in detail):
             run([best], detail, keep_flow=True)
-    result.training, result.hidden_heads, result.notes = record, hidden, notes
+    result.training = None if record is None else asdict(record)
+    result.hidden_heads, result.notes = hidden, notes
     lap("details of the best window")
     result.seconds = seconds
     return result

@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from mol.errors import CheckpointError, ConfigError
 from mol.files import atomic_write
 from mol.model.checkpoint import read_safetensors_metadata
+from mol.model.record import Initialization
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # shipped inside the package
 # the shipped weights for each input option (MOLConfig.motion_input) that has them: version, file
@@ -96,18 +97,19 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def init_record(init: str, motion_input: str = "diff") -> dict:
+def init_record(init: str, motion_input: str = "diff") -> Initialization:
     """What a training record says about a network's start: scratch, or which weights."""
     path = resolve_init(init, motion_input)
     if path is None:
-        return {"init": "scratch"}
+        return Initialization("scratch")
     _, card = read_pretrained_metadata(path)
-    record = {"init": "pretrained" if init == "pretrained" else "file", "file": path.name, "sha256": file_digest(path)}
-    if init == "pretrained":
-        record["version"] = SHIPPED[motion_input][0]
-    if card:
-        record["pretrain_steps"] = card.get("steps")
-    return record
+    return Initialization(
+        init="pretrained" if init == "pretrained" else "file",
+        file=path.name,
+        sha256=file_digest(path),
+        version=SHIPPED[motion_input][0] if init == "pretrained" else None,
+        pretrain_steps=card.get("steps") if card else None,
+    )
 
 
 def start_from(model: torch.nn.Module, init: str) -> list[str]:

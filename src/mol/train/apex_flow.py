@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +25,12 @@ from mol.data.multicache import RunData, VideoRef
 from mol.errors import ConfigError
 from mol.files import atomic_write
 from mol.model.checkpoint import save_checkpoint
+from mol.model.record import RECORD_KEY, TrainingRecord
 from mol.model.registry import build_model
 from mol.train.config import TrainConfig
 from mol.train.protocols import Fold
-from mol.train.trainer import held_out_record, training_record, write_predictions
+from mol.train.results import held_out_scores, prediction_table, write_predictions
+from mol.train.trainer import training_record
 
 
 @dataclass
@@ -57,19 +59,18 @@ def compute_apex_flows(data: RunData, progress: bool = True) -> ApexFlows:
     return ApexFlows(torch.from_numpy(np.stack(flows)), np.array(onsets), methods, sources)
 
 
-def apex_flow_record(config: TrainConfig, data: RunData, fold: Fold, epochs: int, methods: list[str]) -> dict:
+def apex_flow_record(config: TrainConfig, data: RunData, fold: Fold, epochs: int, methods: list[str]) -> TrainingRecord:
     """The training record of an onset-to-apex flow model: MOL's, with the one head it has and
     the flow method its input was computed with (what `mol predict` must compute likewise)."""
-    record = training_record(config, data, fold, epochs)
-    record.update(
+    return replace(
+        training_record(config, data, fold, epochs),
         loss_weights={"mer": 1.0},
-        trained_heads=["mer"],
+        trained_heads=("mer",),
         input="onset_apex_flow",
-        input_flow=sorted(set(methods)),
+        input_flow=tuple(sorted(set(methods))),
         clip_sampling="onset_apex",
         initialization=None,
     )
-    return record
 
 
 def train_apex_flow_fold(
@@ -107,9 +108,10 @@ def train_apex_flow_fold(
         "probs": probs.numpy(),
     }
     fold_dir.mkdir(parents=True, exist_ok=True)
-    write_predictions(fold_dir / "predictions.csv", pred, data)
-    record = apex_flow_record(config, data, fold, len(losses), inputs.methods)
-    record["held_out"] = held_out_record(pred, num_classes, len({v.subject_id for v in fold.test}))
+    table = prediction_table(pred, data)
+    write_predictions(fold_dir / "predictions.csv", table)
+    held_out = held_out_scores(table, data.classes[:num_classes], len({v.subject_id for v in fold.test}))
+    record = apex_flow_record(config, data, fold, len(losses), inputs.methods).with_held_out(held_out)
     save_checkpoint(
         model,
         fold_dir / "model.safetensors",
@@ -117,7 +119,7 @@ def train_apex_flow_fold(
             "fold": fold.name,
             "classes": json.dumps(data.classes[:num_classes]),
             "flow": ",".join(inputs.methods),
-            "training": json.dumps(record),
+            RECORD_KEY: record.to_json(),
         },
     )
     nan = float("nan")  # no flow or landmark head

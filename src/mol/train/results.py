@@ -13,8 +13,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mol.data.multicache import RunData
 from mol.errors import ConfigError
+from mol.files import atomic_write
+from mol.model.record import HeldOut
 from mol.train.metrics import classification_metrics, confusion_matrix
+
+# predictions.csv: a row per test clip. Its columns after the class probabilities (p_<class>):
+# the trainer's prediction key → column, each head's error beside its trivial baseline's
+ERROR_COLUMNS = (
+    ("epe", "flow_epe"),
+    ("zero_epe", "zero_flow_epe"),
+    ("nme", "landmark_nme"),
+    ("mean_nme", "mean_shape_nme"),
+)
+VIDEO_KEY = ["dataset", "subject", "video"]
 
 PER_FOLD_NOTE = (
     "descriptive only: per-fold figures average over the classes in that fold's labels; the reported "
@@ -47,24 +60,86 @@ def load_predictions(run_dirs: list[Path]) -> tuple[pd.DataFrame, list[str], lis
     return pd.concat(frames, ignore_index=True), classes, folds
 
 
+def prediction_table(pred: dict, data: RunData) -> pd.DataFrame:
+    """A fold's test predictions (the trainer's arrays: cache, video, start, label, probs and the
+    heads' errors where measured) as the rows of predictions.csv."""
+    entries = [data.caches[int(c)].videos[int(v)] for c, v in zip(pred["cache"], pred["video"], strict=True)]
+    table = pd.DataFrame(
+        {
+            "dataset": [e.dataset for e in entries],
+            "subject": [e.subject for e in entries],
+            "video": [e.video_id for e in entries],
+            "clip_start": np.asarray(pred["start"], dtype=np.int64),
+            "label": np.asarray(pred["label"], dtype=np.int64),
+        }
+    )
+    probs = np.asarray(pred["probs"])
+    for i, name in enumerate(data.classes[: probs.shape[1]]):
+        table[f"p_{name}"] = probs[:, i]
+    for key, column in ERROR_COLUMNS:
+        table[column] = np.asarray(pred[key], dtype=np.float64) if key in pred else np.nan
+    return table
+
+
+def write_predictions(path: Path, table: pd.DataFrame) -> None:
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, float_format="%.6f"))
+
+
 def _metrics(labels: np.ndarray, preds: np.ndarray, n: int) -> dict:
     cm = confusion_matrix(labels, preds, n)
     return {**classification_metrics(cm), "n": len(labels), "confusion": cm.tolist()}
 
 
+def video_predictions(table: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, probabilities, datasets) a row per video: a video's prediction averages its
+    clips' probabilities."""
+    videos = table.groupby(VIDEO_KEY, sort=True)
+    probs = videos[[f"p_{c}" for c in classes]].mean().to_numpy()
+    return videos["label"].first().to_numpy(), probs, videos["dataset"].first().to_numpy()
+
+
+def ground_truth_errors(table: pd.DataFrame) -> dict[str, float | None]:
+    """The flow and landmark heads' mean test errors beside their trivial baselines' (the names
+    of mol.model.record.HEAD_ERRORS); None where no clip measured one."""
+
+    def mean_of(column: str) -> float | None:
+        """A column's mean; None where no fold computed it (older runs lack the baselines)."""
+        return float(table[column].mean()) if column in table and table[column].notna().any() else None
+
+    return {
+        "flow_epe_px": mean_of("flow_epe"),
+        "zero_flow_epe_px": mean_of("zero_flow_epe") if mean_of("flow_epe") is not None else None,
+        "landmark_nme_percent": mean_of("landmark_nme"),
+        "mean_shape_nme_percent": mean_of("mean_shape_nme"),
+    }
+
+
+def held_out_scores(table: pd.DataFrame, classes: list[str], subjects: int) -> HeldOut | None:
+    """What a fold's model scored on the people it was not trained on, for its checkpoint's
+    training record: video-level UAR and UF1 beside chance, the heads' errors beside their
+    baselines (rounded to 4 places). None where nothing was tested."""
+    if table.empty:
+        return None
+    labels, probs, _ = video_predictions(table, classes)
+    video = _metrics(labels, probs.argmax(1), len(classes))
+    errors = {k: round(v, 4) for k, v in ground_truth_errors(table).items() if v is not None}
+    return HeldOut(
+        subjects=subjects,
+        videos=len(labels),
+        video_uar=round(video["uar"], 4),
+        video_uf1=round(video["uf1"], 4),
+        chance_uar=round(1 / len(classes), 4),
+        **errors,
+    )
+
+
 def compute_results(table: pd.DataFrame, classes: list[str], folds: list[dict]) -> dict:
     n = len(classes)
     prob_cols = [f"p_{c}" for c in classes]
-    probs = table[prob_cols].to_numpy()
-    labels = table["label"].to_numpy()
-    clip = _metrics(labels, probs.argmax(1), n)
-    # a video's prediction averages its clips' probabilities
-    videos = table.groupby(["dataset", "subject", "video"], sort=True)
-    video_probs = videos[prob_cols].mean().to_numpy()
-    video_labels = videos["label"].first().to_numpy()
+    clip = _metrics(table["label"].to_numpy(), table[prob_cols].to_numpy().argmax(1), n)
+    video_labels, video_probs, video_datasets = video_predictions(table, classes)
     video = _metrics(video_labels, video_probs.argmax(1), n)
     per_dataset = {}
-    video_datasets = videos["dataset"].first().to_numpy()
     for name in sorted(set(video_datasets)):
         keep = video_datasets == name
         per_dataset[name] = _metrics(video_labels[keep], video_probs[keep].argmax(1), n)
@@ -72,17 +147,7 @@ def compute_results(table: pd.DataFrame, classes: list[str], folds: list[dict]) 
     for name, part in table.groupby("fold", sort=True):
         m = classification_metrics(confusion_matrix(part["label"], part[prob_cols].to_numpy().argmax(1), n))
         per_fold.append({"fold": name, "clips": len(part), **{k: round(v, 4) for k, v in m.items()}})
-
-    def mean_of(column: str) -> float | None:
-        """A column's mean; None where no fold computed it (older runs lack the baselines)."""
-        return float(table[column].mean()) if column in table and table[column].notna().any() else None
-
-    auxiliary = {
-        "flow_epe_px": mean_of("flow_epe"),
-        "zero_flow_epe_px": mean_of("zero_flow_epe") if mean_of("flow_epe") is not None else None,
-        "landmark_nme_percent": mean_of("landmark_nme"),
-        "mean_shape_nme_percent": mean_of("mean_shape_nme"),
-    }
+    auxiliary = ground_truth_errors(table)
     return {
         "classes": classes,
         "chance_uar": 1.0 / n,

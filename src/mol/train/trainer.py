@@ -26,12 +26,14 @@ from mol.model.checkpoint import load_checkpoint, save_checkpoint
 from mol.model.fcc import FCC
 from mol.model.mol import HEADS, MOL
 from mol.model.pretrained import init_record, start_from
+from mol.model.record import RECORD_KEY, TrainingRecord
 from mol.train.acceleration import CompiledOrEager, to_channels_last
 from mol.train.config import TrainConfig
 from mol.train.losses import LossTerms, LossWeights, joint_loss
 from mol.train.metrics import classification_metrics, confusion_matrix
 from mol.train.optim import make_optimizer
 from mol.train.protocols import Fold
+from mol.train.results import held_out_scores, prediction_table, write_predictions
 from mol.train.sampling import EpochBatchSampler
 
 
@@ -514,8 +516,10 @@ class FoldTrainer:
             model, final_step = load_checkpoint(fold_dir / "best.safetensors", self.device), p.best["step"]
         shape = self.mean_shape if "landmarks" in self.heads else None
         pred = predict_clips(model, self.test_ds, self.config, self.device, self.heads, shape)
-        record = training_record(self.config, self.data, self.fold, final_step)
-        record["held_out"] = held_out_record(pred, self.num_classes, len({v.subject_id for v in self.fold.test}))
+        table = prediction_table(pred, self.data)
+        classes = self.data.classes[: self.num_classes]
+        held_out = held_out_scores(table, classes, len({v.subject_id for v in self.fold.test}))
+        record = training_record(self.config, self.data, self.fold, final_step).with_held_out(held_out)
         save_checkpoint(
             model,
             fold_dir / "model.safetensors",
@@ -523,10 +527,10 @@ class FoldTrainer:
                 "fold": self.fold.name,
                 "step": str(final_step),
                 "classes": json.dumps(self.data.classes[: self.num_classes]),
-                "training": json.dumps(record),
+                RECORD_KEY: record.to_json(),
             },
         )
-        write_predictions(fold_dir / "predictions.csv", pred, self.data)
+        write_predictions(fold_dir / "predictions.csv", table)
         summary = {
             "fold": self.fold.name,
             "steps": p.step,
@@ -553,96 +557,24 @@ def train_fold(
     return FoldTrainer(fold, data, config, fold_dir, seed).run(progress)
 
 
-def training_record(config: TrainConfig, data: RunData, fold: Fold, steps: int) -> dict:
+def training_record(config: TrainConfig, data: RunData, fold: Fold, steps: int) -> TrainingRecord:
     """What a checkpoint's heads were trained with and on, and the preprocessing it expects:
     `mol predict` shows no head whose loss weight was zero and names the training data."""
     options = [cache.options for cache in data.caches]
     trained = fold.train + fold.val
-    return {
-        "steps": steps,
-        "loss_weights": {"mer": config.loss_mer, "flow": config.loss_flow, "landmarks": config.loss_landmark},
-        "trained_heads": list(LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark).heads()),
-        "datasets": sorted({v.entry.dataset for v in trained}),
-        "subjects": len({v.subject_id for v in trained}),
-        "videos": len(trained),
-        "classes": data.classes,
-        "synthetic": any(o.get("flow") == "exact" for o in options),  # exact flow exists only for synthetic data
-        "align": sorted({str(o.get("align")) for o in options}),
-        "flow": sorted({str(o.get("flow")) for o in options}),
-        "fps": sorted({v.entry.fps for v in trained if not math.isnan(v.entry.fps)}),
-        "normalize": config.normalize,
-        "clip_sampling": config.clip_sampling,
-        "initialization": init_record(config.init, config.motion_input),
-    }
-
-
-def held_out_record(pred: dict, num_classes: int, subjects: int) -> dict:
-    """What a fold's model scored on the people it was not trained on, each figure beside its
-    trivial baseline, for `mol predict` to tell a head that learned from one that did not:
-    video-level UAR and UF1 (a video's clip probabilities averaged; chance UAR 1/C), and the
-    means over test clips of flow EPE (zero flow) and landmark NME (the training mean shape)."""
-    if len(pred.get("label", ())) == 0:
-        return {}
-    _, video = np.unique(np.stack([pred["cache"], pred["video"]], axis=1), axis=0, return_inverse=True)
-    video = video.reshape(-1)
-    probs = np.zeros((video.max() + 1, num_classes))
-    np.add.at(probs, video, pred["probs"])
-    labels = np.zeros(len(probs), dtype=int)
-    labels[video] = pred["label"]
-    scores = classification_metrics(confusion_matrix(labels, probs.argmax(1), num_classes))
-    record = {
-        "subjects": subjects,
-        "videos": len(probs),
-        "video_uar": round(scores["uar"], 4),
-        "video_uf1": round(scores["uf1"], 4),
-        "chance_uar": round(1 / num_classes, 4),
-    }
-    names = {
-        "epe": "flow_epe_px",
-        "zero_epe": "zero_flow_epe_px",
-        "nme": "landmark_nme_percent",
-        "mean_nme": "mean_shape_nme_percent",
-    }
-    for key, name in names.items():
-        if key in pred and np.isfinite(pred[key]).any():
-            record[name] = round(float(np.nanmean(pred[key])), 4)
-    return record
-
-
-def write_predictions(path: Path, pred: dict, data: RunData) -> None:
-    import csv
-
-    num_classes = pred["probs"].shape[1]
-    columns = [
-        "dataset",
-        "subject",
-        "video",
-        "clip_start",
-        "label",
-        *[f"p_{c}" for c in data.classes[:num_classes]],
-        "flow_epe",
-        "zero_flow_epe",
-        "landmark_nme",
-        "mean_shape_nme",
-    ]
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(columns)
-            for i in range(len(pred["label"])):
-                entry = data.caches[int(pred["cache"][i])].videos[int(pred["video"][i])]
-                errors = [float(pred[k][i]) if k in pred else math.nan for k in ("epe", "zero_epe", "nme", "mean_nme")]
-                writer.writerow(
-                    [
-                        entry.dataset,
-                        entry.subject,
-                        entry.video_id,
-                        int(pred["start"][i]),
-                        int(pred["label"][i]),
-                        *[f"{p:.6f}" for p in pred["probs"][i]],
-                        *(f"{e:.5f}" for e in errors),
-                    ]
-                )
-
-    atomic_write(path, write)
+    return TrainingRecord(
+        steps=steps,
+        loss_weights={"mer": config.loss_mer, "flow": config.loss_flow, "landmarks": config.loss_landmark},
+        trained_heads=LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark).heads(),
+        datasets=tuple(sorted({v.entry.dataset for v in trained})),
+        subjects=len({v.subject_id for v in trained}),
+        videos=len(trained),
+        classes=tuple(data.classes),
+        synthetic=any(o.get("flow") == "exact" for o in options),  # exact flow exists only for synthetic data
+        align=tuple(sorted({str(o.get("align")) for o in options})),
+        flow=tuple(sorted({str(o.get("flow")) for o in options})),
+        fps=tuple(sorted({v.entry.fps for v in trained if not math.isnan(v.entry.fps)})),
+        normalize=config.normalize,
+        clip_sampling=config.clip_sampling,
+        initialization=init_record(config.init, config.motion_input),
+    )
