@@ -18,6 +18,7 @@ import numpy as np
 from mol.errors import ConfigError
 from mol.train.compare import RESAMPLES, bootstrap_indices, interval, load_run_videos, scores, subject_ids
 from mol.train.config import load_config
+from mol.train.folders import RunFolder
 from mol.train.run import train_run
 
 
@@ -95,7 +96,7 @@ def finished_runs(out: Path) -> dict[str, dict[int, Path]]:
     found: dict[str, dict[int, Path]] = {}
     for variant in VARIANTS:
         for run in sorted((out / variant.name).glob("seed_*")):
-            if (run / "metrics.json").is_file():
+            if RunFolder(run).metrics.is_file():
                 found.setdefault(variant.name, {})[int(run.name.split("_")[1])] = run
     return found
 
@@ -171,7 +172,7 @@ def _predictions(videos: dict, variant: str, seed: int) -> np.ndarray:
 
 
 def _run_row(variant: Variant, seed: int, run: Path) -> dict:
-    results = json.loads((run / "metrics.json").read_text())
+    results = json.loads(RunFolder(run).metrics.read_text())
     video = results["video_level"]
     aux = results["test_ground_truth_errors"]
     return {

@@ -23,6 +23,7 @@ from mol.data.prepare import format_summary, prepare
 from mol.data.synthetic import generate_dataset
 from mol.model.checkpoint import load_checkpoint
 from mol.train.config import load_config
+from mol.train.folders import RunFolder
 from mol.train.losses import LossWeights
 from mol.train.results import format_table
 from mol.train.run import train_run
@@ -79,8 +80,9 @@ def run_demo(out: Path, overrides: list[str] | None = None, subjects: int | None
 
     t = time.perf_counter()
     print("[4/4] predict one held-out clip with the trained model", flush=True)
-    fold_dir = next((out / "run").glob("fold_*"))
-    model = load_checkpoint(fold_dir / "model.safetensors").eval()
+    run = RunFolder(out / "run")
+    fold = run.folds()[0]
+    model = load_checkpoint(fold.model).eval()
     index = next(i for i, v in enumerate(cache.videos) if v.subject in held_out)
     item = ClipDataset(cache, [index], normalize=config.normalize)[0]
     trained = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark).heads()
@@ -107,13 +109,10 @@ def run_demo(out: Path, overrides: list[str] | None = None, subjects: int | None
     for path, what in (
         (out / "synthetic", "synthetic videos, coding sheet, ground_truth.h5"),
         (out / "synthetic.h5", "aligned cache (+ .report.json/.csv)"),
-        (
-            out / "run" / "metrics.json",
-            "metrics: recognition, flow EPE and landmark NME beside their trivial baselines",
-        ),
-        (out / "run" / "confusion.png", "confusion matrix"),
-        (out / "run" / "curves.png", "training curves"),
-        (fold_dir / "model.safetensors", "the trained checkpoint"),
+        (run.metrics, "metrics: recognition, flow EPE and landmark NME beside their trivial baselines"),
+        (run.confusion, "confusion matrix"),
+        (run.curves, "training curves"),
+        (fold.model, "the trained checkpoint"),
         (out / "prediction.json", "the clip prediction above"),
     ):
         print(f"  {path}  — {what}")

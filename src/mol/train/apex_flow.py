@@ -23,11 +23,11 @@ from tqdm import tqdm
 from mol.data.apex import flow_method_for, onset_apex_flow, onset_apex_indices
 from mol.data.multicache import RunData, VideoRef
 from mol.errors import ConfigError
-from mol.files import atomic_write
 from mol.model.checkpoint import save_checkpoint
 from mol.model.record import RECORD_KEY, TrainingRecord
 from mol.model.registry import build_model
 from mol.train.config import TrainConfig
+from mol.train.folders import FoldFolder
 from mol.train.protocols import Fold
 from mol.train.results import held_out_scores, prediction_table, write_predictions
 from mol.train.trainer import training_record
@@ -107,14 +107,15 @@ def train_apex_flow_fold(
         "label": labels[test_rows].numpy(),
         "probs": probs.numpy(),
     }
-    fold_dir.mkdir(parents=True, exist_ok=True)
+    folder = FoldFolder(fold_dir)
+    folder.path.mkdir(parents=True, exist_ok=True)
     table = prediction_table(pred, data)
-    write_predictions(fold_dir / "predictions.csv", table)
+    write_predictions(folder.predictions, table)
     held_out = held_out_scores(table, data.classes[:num_classes], len({v.subject_id for v in fold.test}))
     record = apex_flow_record(config, data, fold, len(losses), inputs.methods).with_held_out(held_out)
     save_checkpoint(
         model,
-        fold_dir / "model.safetensors",
+        folder.model,
         extra={
             "fold": fold.name,
             "classes": json.dumps(data.classes[:num_classes]),
@@ -124,7 +125,7 @@ def train_apex_flow_fold(
     )
     nan = float("nan")  # no flow or landmark head
     history = [{"step": i + 1, "total": v, "mer": v, "flow": nan, "landmark": nan} for i, v in enumerate(losses)]
-    (fold_dir / "history.json").write_text(json.dumps({"history": history, "evaluations": []}))
+    folder.write_history(history, [])
     summary = {
         "fold": fold.name,
         "model": config.model,
@@ -139,5 +140,5 @@ def train_apex_flow_fold(
         "test_clips": len(fold.test),
         "seconds": round(time.perf_counter() - started, 2),
     }
-    atomic_write(fold_dir / "done.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
+    folder.write_done(summary)
     return summary

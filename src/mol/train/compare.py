@@ -21,11 +21,11 @@ import pandas as pd
 import yaml
 
 from mol.errors import ConfigError
+from mol.train.folders import RunFolder
 from mol.train.metrics import classification_metrics, confusion_matrix
-from mol.train.results import load_predictions
+from mol.train.results import VIDEO_KEY, load_predictions
 
 METRICS = ("accuracy", "uar", "uf1")
-VIDEO_KEY = ["dataset", "subject", "video"]
 RESAMPLES = 2000
 GUESSES = 200  # draws averaged for the stratified-guessing row
 
@@ -47,7 +47,7 @@ def load_run_videos(run: Path) -> RunVideos:
     videos = table.groupby(VIDEO_KEY, sort=True)
     out = videos["label"].first().reset_index()
     out["pred"] = videos[columns].mean().to_numpy().argmax(1)
-    config = yaml.safe_load((run / "config.yaml").read_text()) or {}
+    config = yaml.safe_load(RunFolder(run).config.read_text()) or {}
     seconds = float(sum(f.get("seconds", 0.0) for f in folds))
     return RunVideos(run.name, str(config.get("model", "mol")), out, classes, seconds)
 

@@ -17,6 +17,7 @@ from mol.data.multicache import RunData
 from mol.errors import ConfigError
 from mol.files import atomic_write
 from mol.model.record import HeldOut
+from mol.train.folders import RunFolder
 from mol.train.metrics import classification_metrics, confusion_matrix
 
 # predictions.csv: a row per test clip. Its columns after the class probabilities (p_<class>):
@@ -38,23 +39,21 @@ OPTIMISTIC = "OPTIMISTIC: selects each fold's best step on its test subject (use
 
 def load_predictions(run_dirs: list[Path]) -> tuple[pd.DataFrame, list[str], list[dict]]:
     frames, classes, folds = [], None, []
-    for run in run_dirs:
-        if not (run / "config.yaml").is_file():
-            raise FileNotFoundError(f"{run}: not a mol run directory (no config.yaml)")
-        run_classes = json.loads((run / "classes.json").read_text())
+    for path in run_dirs:
+        run = RunFolder(path)
+        run.check_is_run()
+        run_classes = run.read_classes()
         if classes is not None and run_classes != classes:
-            raise ConfigError(f"{run}: classes {run_classes} differ from {classes}")
+            raise ConfigError(f"{path}: classes {run_classes} differ from {classes}")
         classes = run_classes
-        for fold_dir in sorted(run.glob("fold_*")):
-            if not (fold_dir / "done.json").is_file():
-                continue
-            summary = json.loads((fold_dir / "done.json").read_text())
+        for fold in run.finished_folds():
+            summary = fold.read_done()
             if any(f["fold"] == summary["fold"] for f in folds):
                 raise ConfigError(f"fold {summary['fold']} appears in more than one run directory")
-            table = pd.read_csv(fold_dir / "predictions.csv", dtype={"subject": str, "video": str})
+            table = pd.read_csv(fold.predictions, dtype={"subject": str, "video": str})
             table["fold"] = summary["fold"]
             frames.append(table)
-            folds.append({**summary, "dir": str(fold_dir)})
+            folds.append({**summary, "dir": str(fold.path)})
     if not frames:
         raise ConfigError(f"no finished fold in {', '.join(map(str, run_dirs))}")
     return pd.concat(frames, ignore_index=True), classes, folds
@@ -167,11 +166,8 @@ def oracle_results(run_dirs: list[Path], classes: list[str]) -> dict | None:
     n, cm = len(classes), np.zeros((len(classes), len(classes)), np.int64)
     found = False
     for run in run_dirs:
-        for fold_dir in sorted(run.glob("fold_*")):
-            path = fold_dir / "history.json"
-            if not path.is_file():
-                continue
-            evaluations = json.loads(path.read_text()).get("evaluations", [])
+        for fold in RunFolder(run).folds():
+            evaluations = (fold.read_history() or {}).get("evaluations", [])
             if not evaluations:
                 continue
             found = True
@@ -248,13 +244,13 @@ def plot_curves(run_dirs: list[Path], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
     for run in run_dirs:
-        for fold_dir in sorted(run.glob("fold_*")):
-            if not (fold_dir / "history.json").is_file():
+        for fold in RunFolder(run).folds():
+            history = (fold.read_history() or {}).get("history", [])
+            if not history:
                 continue
-            history = json.loads((fold_dir / "history.json").read_text())["history"]
             steps = [h["step"] for h in history]
             for ax, key in zip(axes, ("total", "mer", "flow", "landmark"), strict=True):
-                ax.plot(steps, [h[key] for h in history], lw=0.8, label=fold_dir.name[5:])
+                ax.plot(steps, [h[key] for h in history], lw=0.8, label=fold.name)
     for ax, key in zip(axes, ("joint loss", "MER cross-entropy", "flow MSE / 7", "landmark L1 / IOD"), strict=True):
         ax.set_title(key)
         ax.set_xlabel("step")
@@ -271,7 +267,8 @@ def write_results(run_dirs: list[Path], out: Path) -> dict:
     results = compute_results(table, classes, folds)
     results["oracle"] = oracle_results(run_dirs, classes)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(results, indent=2))
+    text = json.dumps(results, indent=2)
+    atomic_write(RunFolder(out).metrics, lambda tmp: tmp.write_text(text))
     with open(out / "folds.csv", "w", newline="") as fh:
         writer = csv.DictWriter(fh, ["fold", "clips", "accuracy", "uar", "uf1", "wf1"])
         writer.writeheader()
@@ -284,9 +281,9 @@ def write_results(run_dirs: list[Path], out: Path) -> dict:
     plot_confusion(
         results["video_level"]["confusion"],
         classes,
-        out / "confusion.png",
+        RunFolder(out).confusion,
         f"video level, UF1 {results['video_level']['uf1']:.3f}",
     )
-    plot_curves(run_dirs, out / "curves.png")
+    plot_curves(run_dirs, RunFolder(out).curves)
     (out / "results.txt").write_text(format_table(results) + "\n")
     return results

@@ -14,6 +14,7 @@ from mol.errors import ConfigError
 from mol.files import make_output_folder, write_text_atomically
 from mol.model.registry import get_model
 from mol.train.config import TrainConfig
+from mol.train.folders import RunFolder
 from mol.train.protocols import Fold, composite_counts, cross_dataset_fold, holdout_fold, loso_folds
 from mol.train.results import write_results
 from mol.train.trainer import init_distributed, train_fold
@@ -67,7 +68,8 @@ def check_classes(config: TrainConfig, classes: list[str]) -> None:
 
 def _check_or_write_config(out: Path, config: TrainConfig, caches: list[str], classes: list[str]) -> None:
     resolved = {"caches": [str(Path(c).resolve()) for c in caches], **config.to_dict()}
-    path = out / "config.yaml"
+    run = RunFolder(out)
+    path = run.config
     if path.exists():
         saved = yaml.safe_load(path.read_text())
         # a setting added to mol after the run was made, left at its default, changes nothing
@@ -80,7 +82,7 @@ def _check_or_write_config(out: Path, config: TrainConfig, caches: list[str], cl
             raise ConfigError(f"{out}: holds a run with another configuration (differs in {changed}); use a new --out")
         return
     make_output_folder(out)
-    write_text_atomically(out / "classes.json", json.dumps(classes))
+    write_text_atomically(run.classes, json.dumps(classes))
     write_text_atomically(path, yaml.safe_dump(resolved, sort_keys=False))  # last: it marks the run
 
 
@@ -101,17 +103,17 @@ def train_run(
             return None
         from mol.train.apex_flow import compute_apex_flows, train_apex_flow_fold
 
-        pending = [f for f in chosen if not (out / f"fold_{f.name}" / "done.json").exists()]
+        pending = [f for f in chosen if not RunFolder(out).fold(f.name).is_done()]
         train = partial(train_apex_flow_fold, inputs=compute_apex_flows(data, progress) if pending else None)
     for i, fold in enumerate(all_folds):
         if fold not in chosen:
             continue
-        fold_dir = out / f"fold_{fold.name}"
-        if (fold_dir / "done.json").exists():
+        folder = RunFolder(out).fold(fold.name)
+        if folder.is_done():
             if progress and rank == 0:
                 print(f"fold {fold.name}: already done, kept")
             continue
-        train(fold, data, config, fold_dir, seed=config.seed * 1000 + i, progress=progress)
+        train(fold, data, config, folder.path, seed=config.seed * 1000 + i, progress=progress)
     if rank != 0:
         return None
     return write_results([out], out)

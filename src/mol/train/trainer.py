@@ -29,6 +29,7 @@ from mol.model.pretrained import init_record, start_from
 from mol.model.record import RECORD_KEY, TrainingRecord
 from mol.train.acceleration import CompiledOrEager, to_channels_last
 from mol.train.config import TrainConfig
+from mol.train.folders import FoldFolder
 from mol.train.losses import LossTerms, LossWeights, joint_loss
 from mol.train.metrics import classification_metrics, confusion_matrix
 from mol.train.optim import make_optimizer
@@ -306,7 +307,8 @@ class FoldTrainer:
         self.device = _device(config)
         warn_if_slow_precision(config, self.device)
         torch.manual_seed(seed)
-        self.fold, self.data, self.config, self.fold_dir, self.seed = fold, data, config, fold_dir, seed
+        self.fold, self.data, self.config, self.seed = fold, data, config, seed
+        self.folder = FoldFolder(fold_dir)
         self.num_classes = config.num_classes or len(data.classes)
         self.weights = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark)
         self.heads = self.weights.heads() if config.loss_mer else ("mer", *self.weights.heads())
@@ -328,7 +330,6 @@ class FoldTrainer:
         if len(self.train_ds) == 0 or len(self.test_ds) == 0:
             raise ConfigError(f"fold {fold.name}: no training or no test clips")
         self.progress = FoldProgress()
-        self.resume_path = fold_dir / "resume.pt"
 
     # -- resumable state --------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -362,13 +363,13 @@ class FoldTrainer:
 
     def save_resume(self) -> None:
         state = self.state_dict()
-        atomic_write(self.resume_path, lambda tmp: torch.save(state, tmp))
+        atomic_write(self.folder.resume, lambda tmp: torch.save(state, tmp))
 
     def resume(self) -> None:
-        """Continue from fold_dir/resume.pt when an earlier run left one."""
-        if self.resume_path.exists():
+        """Continue from the fold's resume.pt when an earlier run left one."""
+        if self.folder.resume.exists():
             # on the CPU: random states must stay there; the model and optimizer copy to the device
-            self.load_state_dict(torch.load(self.resume_path, map_location="cpu", weights_only=True))
+            self.load_state_dict(torch.load(self.folder.resume, map_location="cpu", weights_only=True))
 
     # -- the parts of a step ------------------------------------------------------------------
     def wrapped_model(self) -> CompiledOrEager:
@@ -424,7 +425,7 @@ class FoldTrainer:
             uf1 = _uf1(pred, self.num_classes)
             if uf1 > p.best["uf1"]:
                 p.best = {"uf1": uf1, "step": p.step}
-                save_checkpoint(self.model, self.fold_dir / "best.safetensors")
+                save_checkpoint(self.model, self.folder.best)
                 p.stale = 0
             else:
                 p.stale += 1
@@ -443,7 +444,7 @@ class FoldTrainer:
 
     # -- the whole fold -----------------------------------------------------------------------
     def run(self, progress: bool = True) -> dict:
-        self.fold_dir.mkdir(parents=True, exist_ok=True)
+        self.folder.path.mkdir(parents=True, exist_ok=True)
         self.resume()
         config, p, main = self.config, self.progress, self.rank == 0
         forward = self.wrapped_model()
@@ -463,7 +464,7 @@ class FoldTrainer:
         # TensorBoard events (rank 0), appended to on resume: `tensorboard --logdir RUN_DIR`
         from torch.utils.tensorboard import SummaryWriter
 
-        events = SummaryWriter(str(self.fold_dir / "tensorboard"), purge_step=p.step + 1) if main else None
+        events = SummaryWriter(str(self.folder.tensorboard), purge_step=p.step + 1) if main else None
         bar = tqdm(
             total=config.steps,
             initial=p.step,
@@ -510,10 +511,10 @@ class FoldTrainer:
 
     def finish(self, seconds: float, forward_status: str) -> dict:
         """The fold's final (or best validated) checkpoint, test predictions and summary."""
-        p, fold_dir = self.progress, self.fold_dir
+        p, folder = self.progress, self.folder
         model, final_step = self.model, p.step
-        if self.val_ds is not None and (fold_dir / "best.safetensors").exists():
-            model, final_step = load_checkpoint(fold_dir / "best.safetensors", self.device), p.best["step"]
+        if self.val_ds is not None and folder.best.exists():
+            model, final_step = load_checkpoint(folder.best, self.device), p.best["step"]
         shape = self.mean_shape if "landmarks" in self.heads else None
         pred = predict_clips(model, self.test_ds, self.config, self.device, self.heads, shape)
         table = prediction_table(pred, self.data)
@@ -522,7 +523,7 @@ class FoldTrainer:
         record = training_record(self.config, self.data, self.fold, final_step).with_held_out(held_out)
         save_checkpoint(
             model,
-            fold_dir / "model.safetensors",
+            folder.model,
             extra={
                 "fold": self.fold.name,
                 "step": str(final_step),
@@ -530,7 +531,7 @@ class FoldTrainer:
                 RECORD_KEY: record.to_json(),
             },
         )
-        write_predictions(fold_dir / "predictions.csv", table)
+        write_predictions(folder.predictions, table)
         summary = {
             "fold": self.fold.name,
             "steps": p.step,
@@ -543,9 +544,9 @@ class FoldTrainer:
             "seconds": round(seconds, 1),
             "forward": forward_status,
         }
-        (fold_dir / "history.json").write_text(json.dumps({"history": p.history, "evaluations": p.evaluations}))
-        atomic_write(fold_dir / "done.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
-        self.resume_path.unlink(missing_ok=True)
+        folder.write_history(p.history, p.evaluations)
+        folder.write_done(summary)
+        folder.resume.unlink(missing_ok=True)
         return summary
 
 
