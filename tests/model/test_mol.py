@@ -208,3 +208,18 @@ def test_frozen_features_keep_weights_and_batchnorm_statistics_while_the_heads_l
     features = ("conv_stack.", "f5c_a.", "f5c_b.")
     assert changed and not any(k.startswith(features) for k in changed), sorted(changed)
     assert {k.split(".")[0] for k in changed} == {"mer_head", "flow_head", "landmark_head"}
+
+
+@pytest.mark.parametrize("motion_input", ["raw", "diff"])
+def test_motion_features_are_the_block_b_features_recognition_read(motion_input):
+    from mol.model.mol import motion_frames
+
+    model = MOL(num_classes=3, motion_input=motion_input).eval()
+    clip = small_batch()[0]
+    with torch.no_grad():
+        out = model(clip)
+        seen = motion_frames(clip) if motion_input == "diff" else clip
+        _, expected = model.pair_features(seen.transpose(1, 2))
+        assert model(clip, heads=("flow",)).motion_features is None
+    assert out.motion_features.shape == (2, 7, 128, 16, 16)
+    torch.testing.assert_close(out.motion_features, expected)

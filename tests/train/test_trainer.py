@@ -135,7 +135,7 @@ def test_onset_apex_sampling_trains_and_tests_one_clip_per_video_and_is_recorded
 
 def test_the_reference_fcc_initialisation_draws_embeddings_and_biases_from_a_unit_normal():
     from mol.model.fcc import FCC
-    from mol.train.trainer import build_model
+    from mol.train.trainer import initial_model
 
     def stds(model):
         fcc = next(m for m in model.modules() if isinstance(m, FCC))
@@ -143,8 +143,8 @@ def test_the_reference_fcc_initialisation_draws_embeddings_and_biases_from_a_uni
         bias = torch.cat([fcc.bias_h1, fcc.bias_w1, fcc.bias_h2, fcc.bias_w2]).detach()
         return float(pos.std()), float(bias.std())
 
-    reference = stds(build_model(load_config(None, ["fcc_init=randn"]), 5, seed=0))
-    default = stds(build_model(load_config(None, []), 5, seed=0))
+    reference = stds(initial_model(load_config(None, ["fcc_init=randn"]), 5, seed=0))
+    default = stds(initial_model(load_config(None, []), 5, seed=0))
     assert all(0.9 < s < 1.1 for s in reference)  # 8192 and 256 draws of N(0, 1)
     assert default[0] < 0.05 and default[1] == 0.0
 
@@ -214,13 +214,13 @@ def test_learning_rate_warms_up_linearly_then_decays_to_zero_on_a_cosine():
 
 
 def test_baseline_head_initialisation_starts_flow_at_zero_and_landmarks_at_the_mean_shape():
-    from mol.train.trainer import build_model
+    from mol.train.trainer import initial_model
 
     shape = np.stack([np.linspace(30, 90, 68), np.linspace(40, 100, 68)], axis=1).astype(np.float32)
     x = torch.randn(2, 1, 8, 128, 128)
     with torch.no_grad():
-        out = build_model(load_config(None, ["head_init=baseline"]), 5, seed=0, mean_shape=shape).eval()(x)
-        reference = build_model(load_config(None, []), 5, seed=0).eval()(x)
+        out = initial_model(load_config(None, ["head_init=baseline"]), 5, seed=0, mean_shape=shape).eval()(x)
+        reference = initial_model(load_config(None, []), 5, seed=0).eval()(x)
     assert torch.equal(out.flow, torch.zeros_like(out.flow)) and reference.flow.abs().mean() > 0.01
     points = out.landmarks.unflatten(1, (68, 2)).permute(0, 3, 1, 2)  # (B, 7, 68, 2)
     assert (points - torch.from_numpy(shape)).abs().max() < 1.0  # within a pixel of the mean shape
@@ -272,11 +272,11 @@ def test_cuda_random_state_is_saved_and_restored_with_the_cpu_state(monkeypatch)
 def test_shared_f5c_init_starts_block_b_as_a_copy_of_block_a():
     """f5c_init=shared: at the start both frames of a pair go through the same function (so the
     MER head sees their difference); the blocks stay separate parameters that train apart."""
-    from mol.train.trainer import build_model
+    from mol.train.trainer import initial_model
 
     r = torch.randn(3, 128, 16, 16)
-    shared = build_model(load_config(None, ["f5c_init=shared"]), 5, seed=0).eval()
-    independent = build_model(load_config(None, []), 5, seed=0).eval()
+    shared = initial_model(load_config(None, ["f5c_init=shared"]), 5, seed=0).eval()
+    independent = initial_model(load_config(None, []), 5, seed=0).eval()
     with torch.no_grad():
         torch.testing.assert_close(shared.f5c_a(r), shared.f5c_b(r), rtol=0, atol=0)
         assert not torch.allclose(independent.f5c_a(r), independent.f5c_b(r))
@@ -307,13 +307,13 @@ def test_balanced_classes_gives_the_loader_every_training_clips_label(tiny_synth
 def test_train_layers_heads_trains_the_heads_on_unchanged_features(tiny_synthetic_cache, tmp_path):
     from mol.model.checkpoint import load_checkpoint
     from mol.train.run import train_run
-    from mol.train.trainer import build_model
+    from mol.train.trainer import initial_model
 
     config = load_config(None, [*FAST, "batch_size=4", "steps=3", "train_layers=heads"])
     train_run([str(tiny_synthetic_cache)], tmp_path / "run", config, folds=["0"], progress=False)
     trained = load_checkpoint(tmp_path / "run" / "fold_casme2_sub01" / "model.safetensors").state_dict()
     torch.manual_seed(0)  # fold 0's seed: its model starts as this one
-    start = build_model(config, len(trained["mer_head.fc2.bias"]), seed=0).state_dict()
+    start = initial_model(config, len(trained["mer_head.fc2.bias"]), seed=0).state_dict()
     features = [k for k in start if k.startswith(("conv_stack.", "f5c_a.", "f5c_b."))]
     assert features and all(torch.equal(start[k], trained[k]) for k in features)
     assert not torch.equal(start["mer_head.fc1.weight"], trained["mer_head.fc1.weight"])

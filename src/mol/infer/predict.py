@@ -301,12 +301,9 @@ def predict(
     def run(chunk: list[tuple[Window, np.ndarray]], heads: tuple[str, ...], keep_flow: bool) -> None:
         """One batch of (window, aligned frames) through the model; fills the windows' outputs."""
         batch = torch.stack([normalize_frames(c[:, o : o + CROP, o : o + CROP], *pixels)[None] for _, c in chunk])
-        features = {}
-        hook = model.f5c_b.register_forward_hook(lambda _m, _i, out: features.__setitem__("g", out.detach()))
         with torch.no_grad():
             out = model(batch.to(device), heads=heads)
-        hook.remove()
-        saliency = features["g"].abs().mean(1).unflatten(0, (len(chunk), -1)).mean(1).float().cpu().numpy()
+        saliency = out.motion_features.abs().mean(dim=(1, 2)).float().cpu().numpy()  # (B, 16, 16)
         probs = torch.softmax(out.mer_logits.float(), 1).cpu().tolist()
         for j, ((w, _), p) in enumerate(zip(chunk, probs, strict=True)):
             w.probabilities = [round(v, 6) for v in p]

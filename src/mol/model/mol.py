@@ -13,6 +13,7 @@ from mol.constants import CROP as FRAME_SIZE
 from mol.model.ccc import NEIGHBOR_MODES, NeighborMode
 from mol.model.conv_stack import ConvStack
 from mol.model.f5c import F5C
+from mol.model.fcc import FCC
 from mol.model.flow_head import FlowHead
 from mol.model.landmark_head import LandmarkHead
 from mol.model.mer_head import MERHead
@@ -67,11 +68,13 @@ def motion_frames(x: torch.Tensor) -> torch.Tensor:
 class MOLOutput(NamedTuple):
     """mer_logits (B, C); flow (B, 2, 128, 128, 7) with channel 0 = x; landmarks (B, 136, 7)
     as (x0, y0, x1, y1, ...) in input pixels, predicted for frames 1..7. A head that was not
-    asked for is None."""
+    asked for is None. motion_features (B, 7, 128, 16, 16): the F5C block B features of frames
+    1..7 that the recognition head read (what a saliency map shows), with "mer" only."""
 
     mer_logits: torch.Tensor | None
     flow: torch.Tensor | None
     landmarks: torch.Tensor | None
+    motion_features: torch.Tensor | None = None
 
 
 @register_model("mol", input="clip", summary="MOL: recognition, flow and landmarks from 8 frames")
@@ -143,6 +146,12 @@ class MOL(nn.Module):
                 module.eval()
         return self
 
+    def reference_fcc_init_(self, generator: torch.Generator) -> None:
+        """The reference's initialisation of every FCC's positional embeddings and biases: N(0, 1)."""
+        for module in self.modules():
+            if isinstance(module, FCC):
+                module.reference_init_(generator)
+
     def share_f5c_blocks(self) -> None:
         """Start F5C block B as a copy of block A (they then train apart)."""
         self.f5c_b.load_state_dict(self.f5c_a.state_dict())
@@ -179,7 +188,7 @@ class MOL(nn.Module):
         b, _, t = x.shape[:3]
         diff = self.config.motion_input == "diff"
         raw_needed = not diff or bool({"flow", "landmarks"} & set(heads))
-        mer_logits = flow = landmarks = None
+        mer_logits = flow = landmarks = m_b = None
         frames = x.transpose(1, 2)  # (B, T, 1, H, W)
         if raw_needed:
             g_a, g_b = self.pair_features(frames)
@@ -192,7 +201,7 @@ class MOL(nn.Module):
             landmarks = self.landmark_head(g_b.flatten(0, 1)).unflatten(0, (b, t - 1)).permute(0, 2, 1)
         if "flow" in heads:
             flow = self.flow_head(frames, g_a, g_b, pairs=flow_pairs).permute(0, 2, 3, 4, 1)
-        return MOLOutput(mer_logits=mer_logits, flow=flow, landmarks=landmarks)
+        return MOLOutput(mer_logits=mer_logits, flow=flow, landmarks=landmarks, motion_features=m_b)
 
     def pair_features(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """frames (B, T, 1, H, W) → F5C features gA of frames 0..T-2 and gB of frames 1..T-1,

@@ -23,7 +23,6 @@ from mol.data.multicache import MultiCacheClips, RunData, mean_landmark_shape
 from mol.errors import ConfigError, TrainingError
 from mol.files import atomic_write
 from mol.model.checkpoint import load_checkpoint, save_checkpoint
-from mol.model.fcc import FCC
 from mol.model.mol import HEADS, MOL
 from mol.model.pretrained import init_record, start_from
 from mol.model.record import RECORD_KEY, TrainingRecord
@@ -226,7 +225,7 @@ def flow_pairs_for_step(config: TrainConfig, seed: int, step: int) -> torch.Tens
     return torch.randperm(total, generator=g)[: config.flow_pairs].sort().values
 
 
-def build_model(config: TrainConfig, num_classes: int, seed: int, mean_shape: np.ndarray | None = None) -> MOL:
+def initial_model(config: TrainConfig, num_classes: int, seed: int, mean_shape: np.ndarray | None = None) -> MOL:
     """A freshly initialised MOL for a fold: the reference's FCC initialisation if asked for, F5C
     block B starting as a copy of block A with ``f5c_init`` "shared", and with ``head_init``
     "baseline" heads that start at their trivial baselines (``mean_shape``
@@ -241,10 +240,7 @@ def build_model(config: TrainConfig, num_classes: int, seed: int, mean_shape: np
     if config.head_init == "baseline":
         model.start_heads_at_baselines(mean_shape)
     if config.fcc_init == "randn":
-        generator = torch.Generator().manual_seed(seed)
-        for module in model.modules():
-            if isinstance(module, FCC):
-                module.reference_init_(generator)
+        model.reference_fcc_init_(torch.Generator().manual_seed(seed))
     if config.f5c_init == "shared":
         model.share_f5c_blocks()
     start_from(model, config.init)  # pre-trained weights replace what they hold
@@ -315,7 +311,7 @@ class FoldTrainer:
         # the training set's mean landmarks: the landmark head's start and its test baseline
         needs_shape = config.head_init == "baseline" or "landmarks" in self.heads
         self.mean_shape = mean_landmark_shape(data, fold.train) if needs_shape else None
-        self.model = build_model(config, self.num_classes, seed, self.mean_shape).to(self.device)
+        self.model = initial_model(config, self.num_classes, seed, self.mean_shape).to(self.device)
         if config.channels_last:
             to_channels_last(self.model)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
