@@ -102,6 +102,7 @@ def test_help_starts_without_torch():
 
 def test_user_errors_are_one_line_bugs_keep_their_traceback(monkeypatch, capsys):
     import mol.cli as cli
+    from mol.cli import train_commands
     from mol.errors import CacheError
 
     def raising(error):
@@ -110,14 +111,14 @@ def test_user_errors_are_one_line_bugs_keep_their_traceback(monkeypatch, capsys)
 
         return run
 
-    monkeypatch.setattr(cli, "_cmd_bench", raising(CacheError("x.h5: truncated; rerun `mol prepare`")))
+    monkeypatch.setattr(train_commands, "run_bench", raising(CacheError("x.h5: truncated; rerun `mol prepare`")))
     assert cli.main(["bench"]) == 2
     assert capsys.readouterr().err.strip() == "mol bench: error: x.h5: truncated; rerun `mol prepare`"
     with pytest.raises(CacheError):
         cli.main(["--debug", "bench"])
-    monkeypatch.setattr(cli, "_cmd_bench", raising(FileNotFoundError(2, "No such file", "clip.mp4")))
+    monkeypatch.setattr(train_commands, "run_bench", raising(FileNotFoundError(2, "No such file", "clip.mp4")))
     assert cli.main(["bench"]) == 2 and "clip.mp4" in capsys.readouterr().err
-    monkeypatch.setattr(cli, "_cmd_bench", raising(KeyError("a bug")))
+    monkeypatch.setattr(train_commands, "run_bench", raising(KeyError("a bug")))
     with pytest.raises(KeyError):
         cli.main(["bench"])
 
