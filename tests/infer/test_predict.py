@@ -219,7 +219,7 @@ def test_heads_no_better_than_their_baselines_on_held_out_people_are_hidden_and_
 
 
 def test_region_motion_measures_the_flow_around_each_regions_landmarks():
-    from mol.infer.predict import REGIONS, region_motion
+    from mol.infer.prediction import REGIONS, region_motion
 
     points = np.zeros((68, 2), np.float32)
     for i, idx in enumerate(REGIONS.values()):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mol.infer.predict import Prediction
+from mol.infer.prediction import Prediction
 from mol.infer.visualize import (
     plot_flow,
     plot_landmarks,

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from mol.data.clips import CROP, EVAL_OFFSET
-from mol.infer.predict import Prediction, region_motion
+from mol.infer.prediction import Prediction, region_motion
 
 
 def _plt():
