@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from motion_capability import shifting_clips, wilson
 
-from mol.data.stream import HEAD_TARGETS, STREAM_AUS
+from mol.data.synthetic.stream import HEAD_TARGETS, STREAM_AUS
 from mol.model.checkpoint import load_checkpoint
 from mol.model.mol import MOL
 

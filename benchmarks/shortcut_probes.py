@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from shortcuts import run_probes
 
-import mol.data.synthetic as synthetic
-from mol.data.benchmark import PARTS, part_config
-from mol.data.shortcuts import run_probes
+import mol.data.synthetic.motion as motion
+from mol.data.synthetic.benchmark import PARTS, part_config
 
 
 def main() -> None:
@@ -28,12 +28,12 @@ def main() -> None:
     parser.add_argument(
         "--extent-equalisation",
         type=float,
-        default=synthetic.EXTENT_EQUALISATION,
+        default=motion.EXTENT_EQUALISATION,
         help="0 shows the generator with equal peaks (total motion then differs by class)",
     )
     parser.add_argument("--out", type=Path, default=Path("."))
     args = parser.parse_args()
-    synthetic.EXTENT_EQUALISATION = args.extent_equalisation
+    motion.EXTENT_EQUALISATION = args.extent_equalisation
     start = time.perf_counter()
     configs = [part_config(part, clips_per_class=args.clips_per_class) for part in PARTS]
     rows = run_probes(configs, progress=True)

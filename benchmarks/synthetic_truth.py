@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from mol.data.benchmark import part_config
 from mol.data.cache import Cache
 from mol.data.prepare import prepare
 from mol.data.synthetic import generate_dataset
+from mol.data.synthetic.benchmark import part_config
 from mol.train.metrics import landmark_nme
 
 INNER = slice(8, 136)

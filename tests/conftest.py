@@ -5,6 +5,7 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))  # lets test modules import tests/parity.py
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))  # and the benchmarks' helpers (shortcuts)
 
 
 @pytest.fixture(autouse=True)

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import torch
 
-from mol.data.benchmark import part_config
 from mol.data.cache import Cache
 from mol.data.clips import ClipDataset
 from mol.data.prepare import format_summary, prepare
 from mol.data.synthetic import generate_dataset
+from mol.data.synthetic.benchmark import part_config
 from mol.model.checkpoint import load_checkpoint
 from mol.train.config import load_config
 from mol.train.folders import RunFolder

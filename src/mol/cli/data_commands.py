@@ -138,7 +138,7 @@ def run_synth(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     if args.long:
-        from mol.data.longvideo import write_long_benchmark
+        from mol.data.synthetic.longvideo import write_long_benchmark
 
         for part, info in write_long_benchmark(args.out_dir, progress=not args.quiet).items():
             print(f"{part}: {info['videos']} videos, {info['frames']} frames → {Path(args.out_dir) / part}")
@@ -148,7 +148,7 @@ def run_synth(args: argparse.Namespace) -> int:
         )
         return 0
     if args.benchmark:
-        from mol.data.benchmark import write_benchmark
+        from mol.data.synthetic.benchmark import write_benchmark
 
         manifest = write_benchmark(args.out_dir, args.benchmark, progress=not args.quiet)
         for part, info in manifest["parts"].items():

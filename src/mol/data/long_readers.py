@@ -33,6 +33,21 @@ from mol.errors import DatasetError
 LONG_DATASET_FPS = {"casme2-long": 30.0, "samm-long": 200.0}
 CASME_LONG_DIR = "rawpic"  # the CAS(ME)^2 frames folder inside its root
 SAMM_LONG_DIR = "SAMM_longvideos"  # the SAMM-LV frames folder inside its root
+# SAMM-LV's sheet header as its owners ship it (`mol synth --long` writes the same), and the
+# columns the reader needs of it
+SAMM_LONG_COLUMNS = (
+    "Subject",
+    "Filename",
+    "Inducement Code",
+    "Onset",
+    "Apex",
+    "Offset",
+    "Duration",
+    "Type",
+    "Action Units",
+    "Notes",
+)
+SAMM_LONG_NEEDED = ("Subject", "Filename", "Onset", "Offset", "Type")
 
 
 def expression_kind(text: object) -> str | None:
@@ -132,7 +147,7 @@ def read_casme2_long(root: Path, sheet: Path | None = None) -> LongReadResult:
 def read_samm_long(root: Path, sheet: Path | None = None) -> LongReadResult:
     root = Path(root)
     sheet = sheet or find_sheet(root, r"samm.*long")
-    table = read_sheet(sheet, ("Subject", "Filename", "Onset", "Offset", "Type"))
+    table = read_sheet(sheet, SAMM_LONG_NEEDED)
     base = root / SAMM_LONG_DIR if (root / SAMM_LONG_DIR).is_dir() else root
     groups: dict[Path, list] = defaultdict(list)
     skipped: list[Skipped] = []

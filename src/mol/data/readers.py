@@ -109,10 +109,26 @@ def _sheet_records(
     return ReadResult(records, skipped)
 
 
+# CASME II's coding sheet as its owners ship it (`mol synth` writes the same), and the columns
+# the reader needs of it
+CASME2_SHEET_COLUMNS = (
+    "Subject",
+    "Filename",
+    "Unnamed: 2",
+    "OnsetFrame",
+    "ApexFrame",
+    "OffsetFrame",
+    "Unnamed: 6",
+    "Action Units",
+    "Estimated Emotion",
+)
+CASME2_NEEDED = ("Subject", "Filename", "OnsetFrame", "Estimated Emotion")
+
+
 def read_casme2(root: Path, sheet: Path | None = None) -> ReadResult:
     """CASME II: the coding sheet plus CASME2_RAW_selected/subXX/EPxx/imgN.jpg (or Cropped/…)."""
     sheet = sheet or find_sheet(root, r"casme2.*cod|cod.*casme")
-    table = read_sheet(sheet, ("Subject", "Filename", "OnsetFrame", "Estimated Emotion"))
+    table = read_sheet(sheet, CASME2_NEEDED)
     frames_root = _first_dir(root / "CASME2_RAW_selected", root / "CASME2-RAW", root / "CASME2_RAW", root / "Cropped")
     return _sheet_records("casme2", sheet, table, frames_root or root, "sub{:02d}")
 

@@ -1,6 +1,6 @@
 """Pre-training MOL on an endless stream of generated clips (`mol pretrain`).
 
-The network learns motion from clips it never sees twice (mol.data.stream), so it cannot
+The network learns motion from clips it never sees twice (mol.data.synthetic.stream), so it cannot
 memorise: its recognition layers through a multi-label action-unit target (which action units
 moved), its flow head through the exact flow of one frame pair per step, its landmark head
 through the exact landmarks. As it trains, it is measured on fixed clips of identities the
@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from mol.constants import FRAME_PAIRS, MOTION_INPUTS, NUM_LANDMARKS
 from mol.data.clips import normalize_frames
-from mol.data.stream import (
+from mol.data.synthetic.stream import (
     BENCHMARK_AMPLITUDE,
     STREAM_AUS,
     PhotoFaces,
@@ -80,7 +80,7 @@ class PretrainConfig:
     face_cache: str = ""  # folder of framed photographs (see PhotoFaces)
 
     def validate(self) -> PretrainConfig:
-        from mol.data.benchmark import PARTS
+        from mol.data.synthetic.benchmark import PARTS
 
         ranges = (("steps", 1), ("batch_size", 1), ("eval_clips", 8), ("checkpoint_every", 1), ("workers", 0))
         for name, low in ranges:
@@ -484,7 +484,7 @@ def pretrain_settings(args) -> dict:
 
 
 def identity_pool_description(c: PretrainConfig) -> str:
-    procedural = "procedural faces (a new one for every clip; mol.data.procedural)"
+    procedural = "procedural faces (a new one for every clip; mol.data.synthetic.procedural)"
     photos = f"the photographs {', '.join(c.people)}, varied in proportions, pose and lighting"
     return {"procedural": procedural, "photos": photos, "mixed": f"half {procedural}, half {photos}"}[c.identities]
 

@@ -20,7 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from mol.constants import BENCHMARK_SCALES
-from mol.data.synthetic import SynthConfig, generate_dataset, synth_config_dict
+from mol.data.synthetic.dataset import generate_dataset, synth_config_dict
+from mol.data.synthetic.video import SynthConfig
 from mol.errors import ConfigError
 from mol.files import write_text_atomically
 

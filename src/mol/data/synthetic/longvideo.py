@@ -24,20 +24,12 @@ import cv2
 import numpy as np
 
 from mol.constants import ALIGNED_SIZE, MICRO_MAX_SECONDS, NUM_LANDMARKS
-from mol.data.long_readers import CASME_LONG_DIR, LONG_DATASET_FPS, SAMM_LONG_DIR
+from mol.data.long_readers import CASME_LONG_DIR, LONG_DATASET_FPS, SAMM_LONG_COLUMNS, SAMM_LONG_DIR
 from mol.data.records import Interval
-from mol.data.synthetic import (
-    EMOTION_AUS,
-    FACE_PHOTOS,
-    SCHEME_EMOTIONS,
-    au_spec,
-    load_face,
-    make_subject,
-    others_combinations,
-    render,
-    sample_field,
-    sheet_action_units,
-)
+from mol.data.synthetic.dataset import sheet_action_units
+from mol.data.synthetic.motion import EMOTION_AUS, SCHEME_EMOTIONS, au_spec, others_combinations, render, sample_field
+from mol.data.synthetic.photos import FACE_PHOTOS, load_face
+from mol.data.synthetic.video import make_subject
 from mol.errors import ConfigError
 from mol.files import atomic_write, write_text_atomically
 
@@ -352,20 +344,6 @@ def _write_xlsx(path: Path, rows: list[list], header: list[str] | None, preamble
     atomic_write(path, lambda tmp: pd.DataFrame(table).to_excel(tmp, index=False, header=False, engine="openpyxl"))
 
 
-SAMM_LONG_HEADER = [
-    "Subject",
-    "Filename",
-    "Inducement Code",
-    "Onset",
-    "Apex",
-    "Offset",
-    "Duration",
-    "Type",
-    "Action Units",
-    "Notes",
-]
-
-
 def long_part_config(layout: str, seconds: float | None = None) -> LongConfig:
     """A recording's settings in ``layout``: its frame rate, and 60 s at 30 fps or 15 s at 200 fps."""
     if layout not in LONG_DATASET_FPS:
@@ -431,7 +409,7 @@ def generate_long_dataset(
         _write_xlsx(out / CASME_LONG_SHEET, rows, None)
     else:
         preamble = ["SAMM Long Videos (synthetic copy written by mol synth --long)", ""]
-        _write_xlsx(out / SAMM_LONG_SHEET, rows, SAMM_LONG_HEADER, preamble)
+        _write_xlsx(out / SAMM_LONG_SHEET, rows, list(SAMM_LONG_COLUMNS), preamble)
     write_text_atomically(out / LONG_GROUND_TRUTH, json.dumps(truth, indent=1))
     return {"videos": len(truth["videos"]), "frames": total, "layout": layout}
 

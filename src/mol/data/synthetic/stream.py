@@ -28,20 +28,20 @@ from mol.constants import (
     IDENTITY_SOURCES,
     NUM_LANDMARKS,
 )
-from mol.data.procedural import random_face
-from mol.data.synthetic import (
+from mol.data.synthetic.motion import (
     ACTION_UNITS,
     EMOTION_AUS,
-    FACE_PHOTOS,
     FieldSpec,
     au_spec,
     exact_flow,
     expression_scale,
-    make_subject,
     render,
     sample_field,
     shift_spec,
 )
+from mol.data.synthetic.photos import FACE_PHOTOS
+from mol.data.synthetic.procedural import random_face
+from mol.data.synthetic.video import make_subject
 from mol.errors import ConfigError
 
 # the multi-label target: every action unit of the generator but the blink (a nuisance)
@@ -130,7 +130,7 @@ class PhotoFaces:
         if path is not None and path.is_file():
             with np.load(path) as data:
                 return data["image"], data["landmarks"]
-        from mol.data.synthetic import load_face
+        from mol.data.synthetic.photos import load_face
 
         image, landmarks = load_face(name, ALIGNED_SIZE)
         if path is not None:

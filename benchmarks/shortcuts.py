@@ -14,7 +14,10 @@ from collections.abc import Iterable
 import cv2
 import numpy as np
 
-from mol.data.synthetic import SynthConfig, SynthVideo, aligned_ground_truth, face_mask, iter_videos
+from mol.data.synthetic.dataset import iter_videos
+from mol.data.synthetic.ground_truth import aligned_ground_truth
+from mol.data.synthetic.motion import face_mask
+from mol.data.synthetic.video import SynthConfig, SynthVideo
 
 PROBE_SIZE = 64  # side of the onset-aligned face the probes look at
 POOLED = 8  # flow pooled to POOLED × POOLED cells

@@ -3,7 +3,7 @@
 import numpy as np
 
 from mol.constants import ALIGNED_SIZE, LEFT_EYE, RIGHT_EYE
-from mol.data.procedural import CANONICAL_SHAPE, paint_face, random_face, random_shape
+from mol.data.synthetic.procedural import CANONICAL_SHAPE, paint_face, random_face, random_shape
 
 
 def test_canonical_shape_is_a_frontal_face():

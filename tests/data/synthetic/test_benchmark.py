@@ -5,7 +5,7 @@ import json
 import h5py
 import pytest
 
-from mol.data.benchmark import BENCHMARK_FILE, PARTS, SCALES, part_config, tree_digest, write_benchmark
+from mol.data.synthetic.benchmark import BENCHMARK_FILE, PARTS, SCALES, part_config, tree_digest, write_benchmark
 
 TINY = {"size": 128, "duration": (0.04, 0.05), "clips_per_class": 1, "jpeg_quality": 50}
 

@@ -7,24 +7,14 @@ import pandas as pd
 import pytest
 
 from mol.cli import main
+from mol.constants import inter_ocular
 from mol.data.cache import Cache
 from mol.data.prepare import prepare
-from mol.data.synthetic import (
-    FACE_PHOTOS,
-    SCHEME_EMOTIONS,
-    GroundTruth,
-    SynthConfig,
-    aligned_ground_truth,
-    exact_flow,
-    generate_dataset,
-    inter_ocular,
-    inverse_map,
-    iter_videos,
-    load_face,
-    sample_field,
-    sheet_action_units,
-    subject_faces,
-)
+from mol.data.synthetic.dataset import generate_dataset, iter_videos, sheet_action_units
+from mol.data.synthetic.ground_truth import GroundTruth, aligned_ground_truth
+from mol.data.synthetic.motion import SCHEME_EMOTIONS, exact_flow, inverse_map, sample_field
+from mol.data.synthetic.photos import FACE_PHOTOS, load_face
+from mol.data.synthetic.video import SynthConfig, subject_faces
 
 SMALL = {"subjects": 2, "clips_per_class": 1, "size": 160, "duration": (0.12, 0.14)}
 
@@ -199,7 +189,7 @@ def test_cli_synth_and_bad_face_image(tmp_path, capsys):
 
 
 def test_others_never_shares_an_action_unit_with_the_named_emotions():
-    from mol.data.synthetic import EMOTION_AUS, others_combinations
+    from mol.data.synthetic.motion import EMOTION_AUS, others_combinations
 
     for scheme in ("casme2-5", "samm-5"):
         named = {

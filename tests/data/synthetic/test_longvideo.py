@@ -5,7 +5,7 @@ import pytest
 
 from mol.constants import MICRO_MAX_SECONDS
 from mol.data.long_readers import expression_kind, read_long_dataset
-from mol.data.longvideo import LongConfig, generate_long_dataset, plan_events, read_long_ground_truth
+from mol.data.synthetic.longvideo import LongConfig, generate_long_dataset, plan_events, read_long_ground_truth
 
 
 def test_planned_events_keep_their_kinds_apart():
@@ -81,7 +81,7 @@ def test_expression_kinds_as_the_sheets_write_them():
 
 
 def test_talking_opens_the_mouth_at_its_frequency_in_hertz():
-    from mol.data.longvideo import Event, event_coefficients
+    from mol.data.synthetic.longvideo import Event, event_coefficients
 
     fps, hz = 200.0, 4.0
     talking = Event("talking", 0, 200, 400, aus=["AU25", "AU26"], amplitude=2.0, frequency=hz)

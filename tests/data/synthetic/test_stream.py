@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from mol.constants import CROP, FRAME_PAIRS
-from mol.data.stream import (
+from mol.data.synthetic import sample_field
+from mol.data.synthetic.stream import (
     BENCHMARK_AMPLITUDE,
     LARGE_AMPLITUDE,
     STREAM_AUS,
@@ -15,7 +16,6 @@ from mol.data.stream import (
     make_batch,
     make_clip,
 )
-from mol.data.synthetic import sample_field
 from mol.errors import ConfigError
 
 NO_PHOTOS = PhotoFaces(())
@@ -78,7 +78,7 @@ def test_head_motion_is_as_large_as_the_action_units_and_its_direction_is_the_ta
 
 
 def test_texture_share_blends_faces_with_random_textures():
-    from mol.data.stream import draw_identity
+    from mol.data.synthetic.stream import draw_identity
 
     plain = draw_identity(StreamConfig(), NO_PHOTOS, np.random.default_rng(4))
     textured = draw_identity(StreamConfig(texture_share=1.0), NO_PHOTOS, np.random.default_rng(4))

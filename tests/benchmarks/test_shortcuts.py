@@ -3,9 +3,9 @@ flow stays within the chance bound across held-out people, and the flow probe is
 
 import numpy as np
 import pytest
+from shortcuts import PROBES, chance_bound, leave_one_group_out_accuracy, run_probes
 
-from mol.data.benchmark import PARTS, part_config
-from mol.data.shortcuts import PROBES, chance_bound, leave_one_group_out_accuracy, run_probes
+from mol.data.synthetic.benchmark import PARTS, part_config
 
 SHORT = {"size": 160, "duration": (0.12, 0.16), "clips_per_class": 3}
 
