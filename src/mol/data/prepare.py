@@ -198,44 +198,24 @@ def _differences(saved: dict, wanted: dict) -> str:
     return "; ".join(f"--{k} {saved.get(k)} there, {wanted.get(k)} here" for k in keys)
 
 
-def prepare(
-    kind: str,
-    root: Path,
-    out: Path,
-    sheet: Path | None = None,
-    scheme: str | None = None,
-    align: str = "per-frame",
-    flow: str = "tvl1",
-    workers: int = 1,
-    progress: bool = True,
-) -> PrepareReport:
-    """Build (or complete) the cache ``out`` from a raw dataset; see the module docstring."""
+def _check_inputs(root: Path, align: str, flow: str) -> Path | None:
+    """Refuse bad options before any work; the ground-truth file of ``--flow exact``."""
     if align not in ALIGN_MODES:
         raise ConfigError(f"--align must be one of {ALIGN_MODES}, got {align!r}")
     if flow not in (*FLOW_METHODS, "exact"):
         raise ConfigError(f"--flow must be one of {(*FLOW_METHODS, 'exact')}, got {flow!r}")
-    ground_truth = Path(root) / GROUND_TRUTH_FILE if flow == "exact" else None
+    ground_truth = root / GROUND_TRUTH_FILE if flow == "exact" else None
     if ground_truth is not None and not ground_truth.is_file():
         raise ConfigError(f"{ground_truth}: --flow exact needs the ground truth that `mol synth` writes into --root")
-    if not Path(root).is_dir():
-        what = "is a file, not a folder" if Path(root).exists() else "does not exist"
+    if not root.is_dir():
+        what = "is a file, not a folder" if root.exists() else "does not exist"
         raise ConfigError(f"--root {root}: {what}; give the dataset's folder as its owners ship it")
-    started = time.perf_counter()
-    result = read_dataset(kind, Path(root), Path(sheet) if sheet else None)
-    scheme_name = scheme or DEFAULT_SCHEME.get(kind)
-    chosen = get_scheme(scheme_name) if scheme_name else scheme_from_labels([r.emotion for r in result.records])
-    labelled, unlabelled = _label_records(result.records, chosen)
-    options = {
-        "dataset": kind,
-        "scheme": chosen.name,
-        "classes": list(chosen.classes),
-        "align": align,
-        "flow": flow,
-        "size": ALIGNED_SIZE,
-        "clip_frames": CLIP_FRAMES,
-    }
-    out = Path(out)
-    check_output_path(out, "--out", folder=False)
+    return ground_truth
+
+
+def _open_parts(out: Path, options: dict) -> tuple[Path, set[str]]:
+    """The folder of per-video shards beside ``out`` (made, with the options it holds) and the
+    keys already in ``out``; a cache or unfinished shards of other options are refused."""
     parts = out.with_name(out.name + ".parts")
     existing_keys: set[str] = set()
     if out.exists():
@@ -259,12 +239,11 @@ def prepare(
             f"--out {out}: cannot make {parts} beside it ({exc.strerror}); give a writable path"
         ) from None
     write_text_atomically(options_file, json.dumps(options, sort_keys=True))
+    return parts, existing_keys
 
-    report = PrepareReport(out)
-    report.rows += [
-        {"key": s.item, "status": "skipped", "reason": s.reason, "frames": 0, "flow_pairs": 0}
-        for s in result.skipped + unlabelled
-    ]
+
+def _plan(labelled, parts: Path, existing_keys: set[str], report: PrepareReport) -> list:
+    """(record, label, shard) of each video still to prepare; those done already are reported kept."""
     todo = []
     for record, label in labelled:
         shard = parts / f"{record.key}{SHARD_SUFFIX}"
@@ -283,27 +262,32 @@ def prepare(
             )
         else:
             todo.append((record, label, shard))
+    return todo
 
-    bar = tqdm(total=len(todo), desc=f"prepare {kind}", unit="video", disable=not progress)
+
+def _process_all(todo: list, options: dict, ground_truth: Path | None, workers: int, bar) -> list[dict]:
+    """Every video of ``todo`` to its shard, in ``workers`` processes; their report rows."""
     if workers > 1 and len(todo) > 1:
+        rows = []
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(process_video, r, lab, options, shard, ground_truth) for r, lab, shard in todo]
             for fut in as_completed(futures):
-                report.rows.append(fut.result())
+                rows.append(fut.result())
                 bar.update()
-    else:
-        for r, lab, shard in todo:
-            report.rows.append(process_video(r, lab, options, shard, ground_truth))
-            bar.update()
-    bar.close()
+        return rows
+    rows = []
+    for r, lab, shard in todo:
+        rows.append(process_video(r, lab, options, shard, ground_truth))
+        bar.update()
+    return rows
 
+
+def _assemble(out: Path, parts: Path, existing_keys: set[str], options: dict, classes: list[str]) -> bool:
+    """The cache from its old videos and the new shards (False: there is no video at all)."""
     shards = {p.stem: p for p in sorted(parts.glob(f"*{SHARD_SUFFIX}"))}
-    kept = existing_keys | set(shards)
-    if not kept:
+    if not existing_keys | set(shards):
         shutil.rmtree(parts, ignore_errors=True)
-        report.seconds = time.perf_counter() - started
-        _write_report(report)
-        raise CacheError(f"{root}: no video could be prepared; see {out}.report.csv for the reasons")
+        return False
 
     def videos():
         """Every video's group: those already in the cache, then the new shards."""
@@ -316,10 +300,54 @@ def prepare(
                 with h5py.File(shard, "r") as f:
                     yield key, f["/"]
 
-    create_cache(out, options, list(chosen.classes), videos())
+    create_cache(out, options, classes, videos())
     shutil.rmtree(parts, ignore_errors=True)
+    return True
+
+
+def prepare(
+    kind: str,
+    root: Path,
+    out: Path,
+    sheet: Path | None = None,
+    scheme: str | None = None,
+    align: str = "per-frame",
+    flow: str = "tvl1",
+    workers: int = 1,
+    progress: bool = True,
+) -> PrepareReport:
+    """Build (or complete) the cache ``out`` from a raw dataset; see the module docstring."""
+    root, out = Path(root), Path(out)
+    ground_truth = _check_inputs(root, align, flow)
+    started = time.perf_counter()
+    result = read_dataset(kind, root, Path(sheet) if sheet else None)
+    scheme_name = scheme or DEFAULT_SCHEME.get(kind)
+    chosen = get_scheme(scheme_name) if scheme_name else scheme_from_labels([r.emotion for r in result.records])
+    labelled, unlabelled = _label_records(result.records, chosen)
+    options = {
+        "dataset": kind,
+        "scheme": chosen.name,
+        "classes": list(chosen.classes),
+        "align": align,
+        "flow": flow,
+        "size": ALIGNED_SIZE,
+        "clip_frames": CLIP_FRAMES,
+    }
+    check_output_path(out, "--out", folder=False)
+    parts, existing_keys = _open_parts(out, options)
+    report = PrepareReport(out)
+    report.rows += [
+        {"key": s.item, "status": "skipped", "reason": s.reason, "frames": 0, "flow_pairs": 0}
+        for s in result.skipped + unlabelled
+    ]
+    todo = _plan(labelled, parts, existing_keys, report)
+    with tqdm(total=len(todo), desc=f"prepare {kind}", unit="video", disable=not progress) as bar:
+        report.rows += _process_all(todo, options, ground_truth, workers, bar)
+    stored = _assemble(out, parts, existing_keys, options, list(chosen.classes))
     report.seconds = time.perf_counter() - started
     _write_report(report)
+    if not stored:
+        raise CacheError(f"{root}: no video could be prepared; see {out}.report.csv for the reasons")
     return report
 
 
