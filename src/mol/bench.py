@@ -158,12 +158,7 @@ def run_bench(
     :mod:`mol.train.acceleration`); the eval forward and the training step are compiled
     separately, as a run would use them. ``flow_pairs`` k < 7 times the training step with
     stochastic flow supervision (flow of k random pairs, as the trainer's ``flow_pairs``)."""
-    if dtype not in DTYPES:
-        raise ConfigError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-    if batch < 1 or repeats < 1 or warmup < 0:
-        raise ConfigError("batch and repeats must be ≥ 1, warmup ≥ 0")
-    if not 1 <= flow_pairs <= CLIP_FRAMES - 1:
-        raise ConfigError(f"flow_pairs must lie in 1..{CLIP_FRAMES - 1}, got {flow_pairs}")
+    _check_options(dtype, batch, repeats, warmup, flow_pairs)
     pair_draws = torch.Generator().manual_seed(0)
 
     def draw_pairs() -> torch.Tensor | None:
@@ -171,20 +166,9 @@ def run_bench(
             return None
         return torch.randperm(CLIP_FRAMES - 1, generator=pair_draws)[:flow_pairs].sort().values
 
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("CUDA was asked for but torch.cuda.is_available() is False")
-    torch.manual_seed(0)
-    model = MOL(num_classes=num_classes).to(dev)
-    if dtype == "float64":
-        model = model.double()
-    if channels_last:
-        to_channels_last(model)
+    dev, model, data = _model_and_batch(device, batch, num_classes, dtype, channels_last)
     eval_model = CompiledOrEager(model, compile_mode)
     train_model = CompiledOrEager(model, compile_mode)
-    data = synthetic_batch(batch, num_classes, dev)
-    if dtype == "float64":
-        data = {k: (v.double() if v.is_floating_point() else v) for k, v in data.items()}
     autocast_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(dtype)
 
     def autocast():
@@ -232,14 +216,46 @@ def run_bench(
         channels_last=channels_last,
         compile=f"eval: {eval_model.status}; train: {train_model.status}",
         flow_pairs=flow_pairs,
-        versions={
-            "python": sys.version.split()[0],
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "cuda": str(torch.version.cuda),
-            "platform": platform.platform(),
-        },
+        versions=_versions(),
     )
+
+
+def _check_options(dtype: str, batch: int, repeats: int, warmup: int, flow_pairs: int) -> None:
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    if batch < 1 or repeats < 1 or warmup < 0:
+        raise ConfigError("batch and repeats must be ≥ 1, warmup ≥ 0")
+    if not 1 <= flow_pairs <= CLIP_FRAMES - 1:
+        raise ConfigError(f"flow_pairs must lie in 1..{CLIP_FRAMES - 1}, got {flow_pairs}")
+
+
+def _model_and_batch(
+    device: str, batch: int, num_classes: int, dtype: str, channels_last: bool
+) -> tuple[torch.device, MOL, dict]:
+    """A seeded MOL on ``device`` and a random batch, both float64 for that dtype."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("CUDA was asked for but torch.cuda.is_available() is False")
+    torch.manual_seed(0)
+    model = MOL(num_classes=num_classes).to(dev)
+    if dtype == "float64":
+        model = model.double()
+    if channels_last:
+        to_channels_last(model)
+    data = synthetic_batch(batch, num_classes, dev)
+    if dtype == "float64":
+        data = {k: (v.double() if v.is_floating_point() else v) for k, v in data.items()}
+    return dev, model, data
+
+
+def _versions() -> dict[str, str]:
+    return {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "cuda": str(torch.version.cuda),
+        "platform": platform.platform(),
+    }
 
 
 def format_report(report: BenchReport) -> str:
