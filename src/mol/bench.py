@@ -356,7 +356,7 @@ def run_data_bench(
         bytes_per_clip_model=int(model_bytes),
         peak_rss_mib_main=_peak_rss_mib(),
         peak_rss_mib_workers=children,
-        versions={"python": sys.version.split()[0], "torch": torch.__version__, "platform": platform.platform()},
+        versions=_versions(),
     )
 
 
