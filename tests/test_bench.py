@@ -2,7 +2,7 @@
 
 import pytest
 
-import mol.train.trainer as trainer
+import mol.train.step as step
 from mol.bench import run_bench
 from mol.train.config import load_config
 from mol.train.run import train_run
@@ -11,13 +11,13 @@ from mol.train.run import train_run
 @pytest.fixture
 def counted_step(monkeypatch):
     calls = []
-    real = trainer.optimisation_step
+    real = step.optimisation_step
 
     def counting(*args, **kwargs):
         calls.append(kwargs.get("flow_pairs", args[6] if len(args) > 6 else None))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(trainer, "optimisation_step", counting)
+    monkeypatch.setattr(step, "optimisation_step", counting)
     return calls
 
 

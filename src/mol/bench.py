@@ -18,7 +18,7 @@ from mol.constants import CLIP_FRAMES, NUM_LANDMARKS
 from mol.constants import CROP as FRAME_SIZE
 from mol.errors import ConfigError
 from mol.model.mol import MOL
-from mol.train import trainer as training
+from mol.train import step as training
 from mol.train.acceleration import CompiledOrEager, to_channels_last
 from mol.train.config import BENCH_DTYPES
 from mol.train.losses import joint_loss

@@ -73,9 +73,9 @@ def test_killed_run_resumes_to_the_same_result(cache, tmp_path, monkeypatch):
     config = load_config("synthetic-demo", [*FAST, "steps=4"])
     reference = train_run([str(cache)], tmp_path / "whole", config, folds=["0"], progress=False)
 
-    import mol.train.trainer as trainer
+    import mol.train.step as step
 
-    real, calls = trainer.joint_loss, []
+    real, calls = step.joint_loss, []
 
     def dies_at_step_three(*args, **kwargs):
         calls.append(1)
@@ -83,11 +83,11 @@ def test_killed_run_resumes_to_the_same_result(cache, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(trainer, "joint_loss", dies_at_step_three)
+    monkeypatch.setattr(step, "joint_loss", dies_at_step_three)
     with pytest.raises(KeyboardInterrupt):
         train_run([str(cache)], tmp_path / "killed", config, folds=["0"], progress=False)
     assert (tmp_path / "killed" / "fold_casme2_sub01" / "resume.pt").is_file()
-    monkeypatch.setattr(trainer, "joint_loss", real)
+    monkeypatch.setattr(step, "joint_loss", real)
     resumed = train_run([str(cache)], tmp_path / "killed", config, folds=["0"], progress=False)
     a = pd.read_csv(tmp_path / "whole" / "fold_casme2_sub01" / "predictions.csv")
     b = pd.read_csv(tmp_path / "killed" / "fold_casme2_sub01" / "predictions.csv")

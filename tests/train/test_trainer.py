@@ -9,7 +9,7 @@ import torch
 
 from mol.data.cache import Cache
 from mol.train.config import load_config
-from mol.train.trainer import warn_if_slow_precision
+from mol.train.step import warn_if_slow_precision
 
 
 @pytest.mark.parametrize("native", [True, False])
@@ -28,12 +28,13 @@ FAST = ["steps=4", "batch_size=2", "loss_flow=0", "loss_landmark=0", "log_every=
 
 
 def test_a_diverged_loss_stops_the_fold_naming_fold_and_step(tiny_synthetic_cache, tmp_path, monkeypatch):
-    import mol.train.trainer as trainer
+    import mol.train.step as step
+    from mol.errors import TrainingError
     from mol.train.losses import LossTerms
     from mol.train.run import train_run
 
     calls = {"n": 0}
-    real = trainer.joint_loss
+    real = step.joint_loss
 
     def diverging(*args, **kwargs):
         terms = real(*args, **kwargs)
@@ -42,8 +43,8 @@ def test_a_diverged_loss_stops_the_fold_naming_fold_and_step(tiny_synthetic_cach
             return LossTerms(*(t * float("nan") for t in terms))
         return terms
 
-    monkeypatch.setattr(trainer, "joint_loss", diverging)
-    with pytest.raises(trainer.TrainingError, match=r"fold casme2_sub01: the loss became nan at step 3"):
+    monkeypatch.setattr(step, "joint_loss", diverging)
+    with pytest.raises(TrainingError, match=r"fold casme2_sub01: the loss became nan at step 3"):
         train_run([str(tiny_synthetic_cache)], tmp_path / "run", load_config(None, FAST), progress=False)
     assert not (tmp_path / "run" / "fold_casme2_sub01" / "model.safetensors").exists()
 
@@ -155,7 +156,7 @@ def test_reference_eval_mode_freezes_batchnorm_statistics_after_the_first_epoch(
     from mol.model.checkpoint import load_checkpoint
     from mol.train.run import train_run
     from mol.train.sampling import EpochBatchSampler
-    from mol.train.trainer import trains_in_train_mode
+    from mol.train.step import trains_in_train_mode
 
     cache = Cache(tiny_synthetic_cache)
     train_clips = sum(v.num_frames // 8 for v in cache.videos if v.subject != "sub01")
@@ -203,7 +204,7 @@ def test_resume_restores_the_loss_scale_patience_counter_and_random_state(tiny_s
 
 
 def test_learning_rate_warms_up_linearly_then_decays_to_zero_on_a_cosine():
-    from mol.train.trainer import learning_rate
+    from mol.train.step import learning_rate
 
     config = load_config(None, ["lr=1e-3", "warmup_steps=4", "lr_decay=cosine", "steps=14"])
     rates = [learning_rate(config, s) for s in range(14)]
@@ -228,7 +229,7 @@ def test_baseline_head_initialisation_starts_flow_at_zero_and_landmarks_at_the_m
 
 
 def test_clip_nme_counts_only_frames_with_a_detected_face():
-    from mol.train.trainer import clip_nme
+    from mol.train.evaluation import clip_nme
 
     true = torch.rand(1, 7, 68, 2) * 60 + 30
     pred = true.clone()
@@ -243,7 +244,7 @@ def test_clip_nme_counts_only_frames_with_a_detected_face():
 def test_cuda_random_state_is_saved_and_restored_with_the_cpu_state(monkeypatch):
     """Dropout on a GPU draws from the device's generator: a resume restores it, on that device.
     (Exercised through a stand-in generator where no GPU is present.)"""
-    from mol.train.trainer import random_state, restore_random_state
+    from mol.train.step import random_state, restore_random_state
 
     device = torch.device("cuda", 1)
     generator = {"state": torch.arange(4, dtype=torch.uint8)}

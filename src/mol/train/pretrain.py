@@ -45,9 +45,9 @@ from mol.files import atomic_write, write_csv_atomically, write_text_atomically
 from mol.model.checkpoint import save_checkpoint
 from mol.model.mol import MOL
 from mol.model.pretrained import save_shippable
+from mol.train.evaluation import clip_nme
 from mol.train.losses import landmark_loss
 from mol.train.optim import make_optimizer
-from mol.train.trainer import clip_nme
 
 
 @dataclass

@@ -14,10 +14,11 @@ from mol.errors import ConfigError
 from mol.files import make_output_folder, write_text_atomically
 from mol.model.registry import get_model
 from mol.train.config import TrainConfig
+from mol.train.distributed import init_distributed
 from mol.train.folders import RunFolder
 from mol.train.protocols import Fold, composite_counts, cross_dataset_fold, holdout_fold, loso_folds
 from mol.train.results import write_results
-from mol.train.trainer import init_distributed, train_fold
+from mol.train.trainer import train_fold
 
 
 def make_folds(data: RunData, config: TrainConfig) -> list[Fold]:

@@ -2,133 +2,55 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from mol.constants import CLIP_FRAMES, NUM_LANDMARKS, inter_ocular
 from mol.data.clips import to_model_inputs
 from mol.data.multicache import MultiCacheClips, RunData, mean_landmark_shape
 from mol.errors import ConfigError, TrainingError
 from mol.files import atomic_write
 from mol.model.checkpoint import load_checkpoint, save_checkpoint
-from mol.model.mol import HEADS, MOL
+from mol.model.mol import MOL
 from mol.model.pretrained import init_record, start_from
 from mol.model.record import RECORD_KEY, TrainingRecord
+from mol.train import step as steps
 from mol.train.acceleration import CompiledOrEager, to_channels_last
 from mol.train.config import TrainConfig
+from mol.train.distributed import barrier, broadcast_flag, init_distributed
+from mol.train.evaluation import predict_clips, uf1_of
 from mol.train.folders import FoldFolder
-from mol.train.losses import LossTerms, LossWeights, joint_loss
-from mol.train.metrics import classification_metrics, confusion_matrix
+from mol.train.losses import LossTerms, LossWeights
 from mol.train.optim import make_optimizer
 from mol.train.protocols import Fold
 from mol.train.results import held_out_scores, prediction_table, write_predictions
 from mol.train.sampling import EpochBatchSampler
-
+from mol.train.step import (
+    autocast_for,
+    device_for,
+    flow_pairs_for_step,
+    learning_rate,
+    random_state,
+    restore_random_state,
+    trains_in_train_mode,
+    warn_if_slow_precision,
+)
 
 # ---------------------------------------------------------------------------------------------
 # Distributed helpers (torchrun sets WORLD_SIZE, RANK, LOCAL_RANK)
 # ---------------------------------------------------------------------------------------------
-def init_distributed(device: str) -> tuple[int, int]:
-    """(rank, world size); starts the process group under torchrun."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not dist.is_initialized():
-        backend = "nccl" if device.startswith("cuda") else "gloo"
-        dist.init_process_group(backend)
-    return (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
-
-
-def broadcast_flag(flag: bool, device: torch.device) -> bool:
-    """Rank 0's value of ``flag`` on every rank (itself without a process group)."""
-    if not dist.is_initialized():
-        return flag
-    value = torch.tensor([int(flag)], device=device)
-    dist.broadcast(value, src=0)
-    return bool(value.item())
-
-
-def _barrier() -> None:
-    if dist.is_initialized():
-        dist.barrier()
 
 
 # ---------------------------------------------------------------------------------------------
 # One fold
 # ---------------------------------------------------------------------------------------------
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX); elsewhere PyTorch
-    emulates it and a bf16 autocast step was measured 10-30x slower than float32."""
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-
-
-def warn_if_slow_precision(config: TrainConfig, device: torch.device) -> None:
-    if device.type == "cpu" and config.precision == "bfloat16" and not cpu_has_native_bf16():
-        warnings.warn(
-            "bfloat16 on a CPU without AVX512-BF16 or AMX is emulated and far slower than float32; "
-            "use --precision float32 (or --set precision=float32)",
-            stacklevel=2,
-        )
-
-
-def optimisation_step(
-    forward,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
-    batch: dict[str, torch.Tensor],
-    weights: LossWeights | None = None,
-    heads: tuple[str, ...] | frozenset[str] = HEADS,
-    flow_pairs: torch.Tensor | None = None,
-    autocast=None,
-) -> LossTerms:
-    """One training step, the trainer's and the one `mol bench` times: forward of ``heads``
-    (``flow_pairs``: the pairs whose flow is computed), the joint loss, backward through the
-    gradient scaler, optimizer step. ``batch``: clip, label and, as the loss weights need them,
-    flow, landmarks and landmark_mask."""
-    optimizer.zero_grad(set_to_none=True)
-    with autocast if autocast is not None else contextlib.nullcontext():
-        out = forward(batch["clip"], heads=heads, flow_pairs=flow_pairs)
-    terms = joint_loss(
-        out,
-        batch["label"],
-        batch.get("flow"),
-        batch.get("landmarks"),
-        weights or LossWeights(),
-        flow_pairs,
-        batch.get("landmark_mask"),
-    )
-    scaler.scale(terms.total).backward()
-    scaler.step(optimizer)
-    scaler.update()
-    return terms
-
-
-def _autocast(config: TrainConfig, device: torch.device):
-    dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(config.precision)
-    return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
-
-
-def _device(config: TrainConfig) -> torch.device:
-    device = torch.device(config.device)
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("device cuda was asked for but torch.cuda.is_available() is False")
-        if "LOCAL_RANK" in os.environ and device.index is None:
-            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return device
 
 
 def make_train_loader(
@@ -158,73 +80,6 @@ def make_train_loader(
     )
 
 
-@torch.no_grad()
-def predict_clips(
-    model: MOL,
-    dataset: Dataset,
-    config: TrainConfig,
-    device: torch.device,
-    heads,
-    mean_shape: np.ndarray | None = None,
-) -> dict:
-    """Class probabilities per clip, with flow EPE and landmark NME per clip when computed, each
-    beside its trivial baseline: the EPE of predicting no motion, and the NME of predicting
-    ``mean_shape`` (68, 2), the training set's mean landmarks, in every frame."""
-    loader = DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        shuffle=False,
-        num_workers=config.workers,
-        pin_memory=device.type == "cuda",
-    )
-    model.eval()
-    keys = ("cache", "video", "start", "label", "probs", "epe", "zero_epe", "nme", "mean_nme")
-    rows: dict[str, list] = {k: [] for k in keys}
-    shape = None if mean_shape is None else torch.as_tensor(mean_shape, device=device)
-    for batch in loader:
-        batch = to_model_inputs(batch, device)
-        with _autocast(config, device):
-            out = model(batch["clip"], heads=heads)
-        rows["probs"].append(torch.softmax(out.mer_logits.float(), dim=1).cpu())
-        if out.flow is not None:
-            diff = out.flow.float() - batch["flow"]
-            rows["epe"].append(diff.norm(dim=1).mean(dim=(1, 2, 3)).cpu())
-            rows["zero_epe"].append(batch["flow"].norm(dim=1).mean(dim=(1, 2, 3)).cpu())
-        if out.landmarks is not None:
-            pred = out.landmarks.float().unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1)  # (B, 7, 68, 2)
-            true = batch["landmarks"].unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1)
-            found = batch["landmark_mask"]
-            rows["nme"].append(clip_nme(pred, true, found).cpu())
-            if shape is not None:
-                rows["mean_nme"].append(clip_nme(shape.expand_as(true), true, found).cpu())
-        for key in ("cache", "video", "start", "label"):
-            rows[key].append(torch.as_tensor(batch[key]).cpu())
-    return {k: torch.cat(v).numpy() for k, v in rows.items() if v}
-
-
-def clip_nme(pred: torch.Tensor, true: torch.Tensor, found: torch.Tensor) -> torch.Tensor:
-    """NME in % per clip, over the frames with a detected face only (NaN where none had one).
-    pred, true (B, 7, 68, 2); found (B, 7) bool."""
-    per_frame = (pred - true).norm(dim=-1).mean(-1) / inter_ocular(true)
-    weight = found.to(per_frame.dtype)
-    return (per_frame * weight).sum(1) / weight.sum(1) * 100
-
-
-def _uf1(pred: dict, num_classes: int) -> float:
-    return classification_metrics(confusion_matrix(pred["label"], pred["probs"].argmax(1), num_classes))["uf1"]
-
-
-def flow_pairs_for_step(config: TrainConfig, seed: int, step: int) -> torch.Tensor | None:
-    """The frame pairs whose flow step ``step`` supervises: None for all 7, else ``flow_pairs``
-    of them drawn uniformly without replacement, a function of (seed, step) alone so that a
-    resumed run draws what an uninterrupted one would."""
-    total = CLIP_FRAMES - 1
-    if config.flow_pairs >= total:
-        return None
-    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
-    return torch.randperm(total, generator=g)[: config.flow_pairs].sort().values
-
-
 def initial_model(config: TrainConfig, num_classes: int, seed: int, mean_shape: np.ndarray | None = None) -> MOL:
     """A freshly initialised MOL for a fold: the reference's FCC initialisation if asked for, F5C
     block B starting as a copy of block A with ``f5c_init`` "shared", and with ``head_init``
@@ -249,39 +104,6 @@ def initial_model(config: TrainConfig, num_classes: int, seed: int, mean_shape: 
     return model
 
 
-def learning_rate(config: TrainConfig, step: int) -> float:
-    """The learning rate of step ``step`` (0-based): a function of the step alone, so a resumed run
-    needs no scheduler state. Linear warm-up over ``warmup_steps``, then constant or cosine decay."""
-    if step < config.warmup_steps:
-        return config.lr * (step + 1) / config.warmup_steps
-    if config.lr_decay == "cosine":
-        span = max(config.steps - config.warmup_steps, 1)
-        return config.lr * 0.5 * (1 + math.cos(math.pi * (step - config.warmup_steps) / span))
-    return config.lr
-
-
-def trains_in_train_mode(config: TrainConfig, step: int, batches_per_epoch: int) -> bool:
-    """Whether step ``step`` (0-based) runs in train mode. With ``eval_mode_after_epochs`` n > 0,
-    steps from epoch n on run in eval mode (BatchNorm running statistics frozen, dropout off),
-    as the reference does from its second epoch (n = 1)."""
-    n = config.eval_mode_after_epochs
-    return n == 0 or step < n * batches_per_epoch
-
-
-def random_state(device: torch.device) -> dict:
-    """The random generators training draws from (dropout): the CPU's, and the GPU's on CUDA."""
-    state = {"rng": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda_rng"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def restore_random_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["rng"])
-    if device.type == "cuda" and "cuda_rng" in state:
-        torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
-
-
 @dataclass
 class FoldProgress:
     """Where a fold stands, besides its weights: what a resumed fold continues from."""
@@ -300,7 +122,7 @@ class FoldTrainer:
 
     def __init__(self, fold: Fold, data: RunData, config: TrainConfig, fold_dir: Path, seed: int) -> None:
         self.rank, self.world = init_distributed(config.device)
-        self.device = _device(config)
+        self.device = device_for(config)
         warn_if_slow_precision(config, self.device)
         torch.manual_seed(seed)
         self.fold, self.data, self.config, self.seed = fold, data, config, seed
@@ -387,8 +209,8 @@ class FoldTrainer:
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
         pairs = flow_pairs_for_step(config, self.seed, step) if "flow" in self.heads else None
-        autocast = _autocast(config, self.device)
-        terms = optimisation_step(
+        autocast = autocast_for(config, self.device)
+        terms = steps.optimisation_step(
             forward, self.optimizer, self.scaler, batch, self.weights, self.heads, pairs, autocast
         )
         self.progress.step += 1
@@ -418,7 +240,7 @@ class FoldTrainer:
         p = self.progress
         if self.val_ds is not None:
             pred = predict_clips(self.model, self.val_ds, self.config, self.device, ("mer",))
-            uf1 = _uf1(pred, self.num_classes)
+            uf1 = uf1_of(pred, self.num_classes)
             if uf1 > p.best["uf1"]:
                 p.best = {"uf1": uf1, "step": p.step}
                 save_checkpoint(self.model, self.folder.best)
@@ -502,7 +324,7 @@ class FoldTrainer:
         del stream, loader  # stops the loader's workers
         if events is not None:
             events.close()
-        _barrier()
+        barrier()
         return self.finish(time.perf_counter() - started, forward.status) if main else {}
 
     def finish(self, seconds: float, forward_status: str) -> dict:
