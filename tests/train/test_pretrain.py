@@ -9,7 +9,9 @@ from mol.cli import build_parser
 from mol.errors import ConfigError
 from mol.model import MOL
 from mol.model.pretrained import read_pretrained, start_from
-from mol.train.pretrain import PretrainConfig, Pretrainer, au_measures, command_line
+from mol.train.pretrain import Pretrainer
+from mol.train.pretrain_config import PretrainConfig, command_line
+from mol.train.pretrain_measures import au_measures
 
 TINY = dict(batch_size=2, eval_clips=8, eval_every=2, checkpoint_every=1, curriculum_steps=1, eval_people=())
 
@@ -75,7 +77,7 @@ def test_parsed_options_round_trip_through_the_card_command():
     args = build_parser().parse_args(
         ["pretrain", "--out", "o", "--batch", "4", "--people", "hopper", "--eval-people", ""]
     )
-    from mol.train.pretrain import pretrain_settings
+    from mol.train.pretrain_config import pretrain_settings
 
     config = PretrainConfig(**pretrain_settings(args))
     assert (config.batch_size, config.people, config.eval_people) == (4, ("hopper",), ())

@@ -133,7 +133,8 @@ def add_pretrain(shared: Shared) -> None:
 
 
 def run_pretrain(args: argparse.Namespace) -> int:
-    from mol.train.pretrain import PretrainConfig, Pretrainer, pretrain_settings
+    from mol.train.pretrain import Pretrainer
+    from mol.train.pretrain_config import PretrainConfig, pretrain_settings
 
     config = PretrainConfig(**pretrain_settings(args))
     card = Pretrainer(config, Path(args.out)).run(progress=not args.quiet)

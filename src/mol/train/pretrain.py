@@ -14,7 +14,6 @@ ships), OUT/log.csv, OUT/eval.csv, OUT/card.json and OUT/curves.png.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import platform
 import time
@@ -27,92 +26,21 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from tqdm import tqdm
 
-from mol.constants import FRAME_PAIRS, MOTION_INPUTS, NUM_LANDMARKS
-from mol.data.clips import normalize_frames
+from mol.constants import FRAME_PAIRS
 from mol.data.synthetic.stream import (
-    BENCHMARK_AMPLITUDE,
-    STREAM_AUS,
     PhotoFaces,
-    StreamConfig,
     amplitude_range,
     batch_stream,
-    identity_set,
-    make_batch,
-    mean_shape_of,
 )
 from mol.errors import ConfigError
 from mol.files import atomic_write, write_csv_atomically, write_text_atomically
 from mol.model.checkpoint import save_checkpoint
 from mol.model.mol import MOL
 from mol.model.pretrained import save_shippable
-from mol.train.evaluation import clip_nme
 from mol.train.losses import landmark_loss
 from mol.train.optim import make_optimizer
-
-
-@dataclass
-class PretrainConfig:
-    """Everything a pre-training run depends on (saved in card.json and the checkpoints)."""
-
-    steps: int = 2000
-    time_budget: float = 0.0  # seconds of training (summed over resumes); 0: no limit
-    batch_size: int = 8
-    lr: float = 1e-3
-    warmup_steps: int = 50
-    weight_decay: float = 1e-3
-    loss_au: float = 1.0
-    loss_flow: float = 10.0
-    loss_landmark: float = 0.1
-    motion_input: str = "diff"
-    identities: str = "procedural"
-    head_motion: bool = False  # the head moves as far as the action units and its direction is a target
-    texture_share: float = 0.0  # share of clips whose face is blended with a random smooth texture
-    people: tuple[str, ...] = ()  # photographs in the pool (never the benchmark's test people)
-    eval_people: tuple[str, ...] = ("hopper", "paul")  # photographs the pool never holds: transfer
-    curriculum_steps: int = 300
-    eval_every: int = 100
-    eval_clips: int = 64
-    checkpoint_every: int = 50
-    workers: int = 1
-    device: str = "cpu"
-    precision: str = "float32"
-    seed: int = 0
-    face_cache: str = ""  # folder of framed photographs (see PhotoFaces)
-
-    def validate(self) -> PretrainConfig:
-        from mol.data.synthetic.benchmark import PARTS
-
-        ranges = (("steps", 1), ("batch_size", 1), ("eval_clips", 8), ("checkpoint_every", 1), ("workers", 0))
-        for name, low in ranges:
-            if getattr(self, name) < low:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
-        for name in ("time_budget", "eval_every", "curriculum_steps", "warmup_steps", "lr", "weight_decay"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
-        if self.motion_input not in MOTION_INPUTS:
-            raise ConfigError(f"--motion-input must be one of {MOTION_INPUTS}, got {self.motion_input!r}")
-        if self.precision not in ("float32", "bfloat16"):
-            raise ConfigError(f"--precision must be float32 or bfloat16, got {self.precision!r}")
-        test_people = set(PARTS["test"]["people"])
-        if test_people & set(self.people) or test_people & set(self.eval_people):
-            raise ConfigError(
-                f"the benchmark's test people {sorted(test_people)} may never be pre-trained on or looked at"
-            )
-        if set(self.people) & set(self.eval_people):
-            raise ConfigError("--eval-people must not be in the pool (--people): they measure transfer")
-        self.stream_config()  # raises on a bad identity source
-        return self
-
-    def stream_config(self) -> StreamConfig:
-        return StreamConfig(
-            identities=self.identities,
-            people=tuple(self.people),
-            head_motion=self.head_motion,
-            texture_share=self.texture_share,
-        )
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+from mol.train.pretrain_config import RESUMABLE_CHANGES, PretrainConfig, command_line, identity_pool_description
+from mol.train.pretrain_measures import batch_to_device, evaluate, make_eval_sets, plot_pretraining
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,49 +71,6 @@ def _one_thread(_worker: int) -> None:
     torch.set_num_threads(1)
 
 
-def batch_to_device(batch: dict, device: torch.device) -> dict[str, torch.Tensor]:
-    """A stream batch as model inputs: clip (B, 1, 8, 128, 128) in [-1, 1], aus (B, A), flow
-    (B, 2, 128, 128) of frame pair ``pair``, landmarks (B, 136, 7) of frames 1..7."""
-    t = {k: torch.as_tensor(v).to(device, non_blocking=True) for k, v in batch.items()}
-    lm = t["landmarks"][:, 1:].float()  # (B, 7, 68, 2)
-    return {
-        "clip": normalize_frames(t["clip"])[:, None],
-        "aus": t["aus"].float(),
-        "flow": t["flow"].float(),
-        "landmarks": lm.flatten(2).transpose(1, 2).contiguous(),
-        "pair": t["pair"].reshape(1).long(),
-    }
-
-
-@dataclass
-class EvalSet:
-    """Fixed clips of identities the stream never holds, at the benchmark's amplitudes."""
-
-    name: str
-    batches: list[dict]
-    mean_shape: np.ndarray  # (68, 2) crop pixels: the trivial landmark predictor
-
-
-def make_eval_sets(config: PretrainConfig) -> list[EvalSet]:
-    stream = config.stream_config()
-    photos = PhotoFaces(tuple(config.eval_people), config.face_cache or None)
-    rng = np.random.default_rng([config.seed, 7_777_778])
-    shape_pool = identity_set("procedural", 64, config.seed + 1)  # training-like faces: the mean shape
-    mean_shape = mean_shape_of(shape_pool)
-    sets = [("procedural-held-out", identity_set("procedural", 16, config.seed))]
-    if config.eval_people:
-        photo_set = identity_set("photos", 16, config.seed, photos, tuple(config.eval_people))
-        sets.append((f"photos-{'+'.join(config.eval_people)}", photo_set))
-    out = []
-    for name, identities in sets:
-        batches = [
-            make_batch(stream, photos, 8, BENCHMARK_AMPLITUDE, rng, identities[i : i + 8] or identities)
-            for i in range(0, config.eval_clips, 8)
-        ]
-        out.append(EvalSet(name, batches, mean_shape))
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # Model, loss, measures
 # ---------------------------------------------------------------------------------------------
@@ -204,65 +89,6 @@ def pretrain_loss(model: MOL, batch: dict, config: PretrainConfig) -> tuple[torc
     landmarks = landmark_loss(out.landmarks.float(), batch["landmarks"])
     total = config.loss_au * au + config.loss_flow * flow + config.loss_landmark * landmarks
     return total, {"au": au.detach(), "flow": flow.detach(), "landmark": landmarks.detach()}
-
-
-def au_measures(probs: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Multi-label detection at 0.5: micro F1 over all (clip, AU) decisions, mean balanced
-    accuracy over the AUs that occur, and the share of clips whose whole AU set is right."""
-    pred = probs >= 0.5
-    true = truth >= 0.5
-    tp = float((pred & true).sum())
-    micro_f1 = 2 * tp / max(float(pred.sum() + true.sum()), 1.0)
-    balanced = []
-    for k in range(true.shape[1]):
-        pos, neg = true[:, k], ~true[:, k]
-        if pos.any() and neg.any():
-            balanced.append(0.5 * (pred[pos, k].mean() + (~pred[neg, k]).mean()))
-    return {
-        "au_micro_f1": micro_f1,
-        "au_balanced_accuracy": float(np.mean(balanced)) if balanced else float("nan"),
-        "au_exact_match": float((pred == true).all(1).mean()),
-    }
-
-
-@torch.no_grad()
-def evaluate(model: MOL, eval_set: EvalSet, device: torch.device) -> dict[str, float]:
-    """AU detection, flow EPE beside zero flow, landmark NME beside the mean shape."""
-    was_training = model.training
-    model.eval()
-    probs, truth, epe, epe0, nme, nme0 = [], [], [], [], [], []
-    mean = torch.as_tensor(eval_set.mean_shape, device=device).flatten()[None, :, None]
-    for raw in eval_set.batches:
-        b = batch_to_device(raw, device)
-        out = model(b["clip"], flow_pairs=b["pair"])
-        probs.append(torch.sigmoid(out.mer_logits.float()).cpu().numpy())
-        truth.append(b["aus"].cpu().numpy())
-        flow = out.flow[..., 0].float()
-        epe.append((flow - b["flow"]).norm(dim=1).mean().item())
-        epe0.append(b["flow"].norm(dim=1).mean().item())
-        nme.append(_nme(out.landmarks.float(), b["landmarks"]))
-        nme0.append(_nme(mean.expand_as(b["landmarks"]), b["landmarks"]))
-    model.train(was_training)
-    probs, truth = np.concatenate(probs), np.concatenate(truth)
-    aus = len(STREAM_AUS)
-    head = {}
-    if probs.shape[1] > aus:  # the head's direction: right or left, down or up
-        head["head_direction_accuracy"] = float(((probs[:, aus:] >= 0.5) == (truth[:, aus:] >= 0.5)).mean())
-    return {
-        **au_measures(probs[:, :aus], truth[:, :aus]),
-        **head,
-        "flow_epe": float(np.mean(epe)),
-        "flow_epe_zero": float(np.mean(epe0)),
-        "landmark_nme_percent": 100 * float(np.mean(nme)),
-        "landmark_nme_mean_shape_percent": 100 * float(np.mean(nme0)),
-    }
-
-
-def _nme(pred: torch.Tensor, true: torch.Tensor) -> float:
-    """Mean point error over inter-ocular distance (a fraction, not %); pred, true (B, 136, T)."""
-    p, t = (x.unflatten(1, (NUM_LANDMARKS, 2)).movedim(-1, 1) for x in (pred, true))  # (B, T, 68, 2)
-    every_frame = torch.ones(p.shape[:2], dtype=torch.bool, device=p.device)
-    return float(clip_nme(p, t, every_frame).mean()) / 100
 
 
 # ---------------------------------------------------------------------------------------------
@@ -438,11 +264,8 @@ class Pretrainer:
         write_csv_atomically(out / "log.csv", s.log)
         write_csv_atomically(out / "eval.csv", s.evals)
         write_text_atomically(out / "card.json", json.dumps(card, indent=2))
-        plot_pretraining(s, self.eval_sets, out / "curves.png")
+        plot_pretraining(s.log, s.evals, self.eval_sets, out / "curves.png")
         return card
-
-
-RESUMABLE_CHANGES = ("steps", "time_budget", "workers", "device", "eval_every", "checkpoint_every", "face_cache")
 
 
 def _batch_amplitude(step: int, c: PretrainConfig) -> tuple[float, float]:
@@ -450,73 +273,8 @@ def _batch_amplitude(step: int, c: PretrainConfig) -> tuple[float, float]:
     return round(low, 3), round(high, 3)
 
 
-EMPTY_ARGUMENT = '""'
-FLAGS = {"batch_size": "batch"}  # config fields whose `mol pretrain` option has another name
-
-
-def command_line(c: PretrainConfig) -> list[str]:
-    """The options that differ from the defaults, as `mol pretrain` takes them."""
-    defaults = PretrainConfig()
-    parts = []
-    for f in dataclasses.fields(PretrainConfig):
-        value = getattr(c, f.name)
-        if value != getattr(defaults, f.name) and f.name != "face_cache":
-            flag = FLAGS.get(f.name, f.name).replace("_", "-")
-            if isinstance(value, bool):  # a switch: on where the default is off
-                parts.append(f"--{flag}")
-                continue
-            text = ",".join(value) if isinstance(value, (tuple, list)) else str(value)
-            parts.append(f"--{flag} {text or EMPTY_ARGUMENT}")
-    return parts
-
-
-def pretrain_settings(args) -> dict:
-    """The PretrainConfig fields that parsed `mol pretrain` options set (the inverse of
-    :func:`command_line`): comma-separated people become tuples, an absent option keeps its default."""
-    values = {}
-    for f in dataclasses.fields(PretrainConfig):
-        flag = FLAGS.get(f.name, f.name)
-        if getattr(args, flag, None) is None:
-            continue
-        value = getattr(args, flag)
-        values[f.name] = tuple(p for p in value.split(",") if p) if f.name in ("people", "eval_people") else value
-    return values
-
-
-def identity_pool_description(c: PretrainConfig) -> str:
-    procedural = "procedural faces (a new one for every clip; mol.data.synthetic.procedural)"
-    photos = f"the photographs {', '.join(c.people)}, varied in proportions, pose and lighting"
-    return {"procedural": procedural, "photos": photos, "mixed": f"half {procedural}, half {photos}"}[c.identities]
-
-
 def machine_description(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
     cpu = platform.processor() or platform.machine()
     return f"{cpu} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}"
-
-
-def plot_pretraining(state: PretrainState, eval_sets: list[EvalSet], path: Path) -> None:
-    from mol.figures import pyplot
-
-    plt = pyplot()
-
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    steps = [r["step"] for r in state.log]
-    for key in ("au", "flow", "landmark"):
-        left.plot(steps, [r[key] for r in state.log], label=f"{key} loss (fresh clips)")
-    left.set_yscale("log")
-    left.set_xlabel("step")
-    left.legend()
-    left.set_title("training losses on clips never seen before")
-    evals = [r["step"] for r in state.evals]
-    for e in eval_sets:
-        right.plot(evals, [r[f"{e.name}/au_balanced_accuracy"] for r in state.evals], marker="o", label=e.name)
-    right.axhline(0.5, color="grey", linestyle=":", label="chance")
-    right.set_xlabel("step")
-    right.set_ylabel("AU balanced accuracy, 0.5-2.5 px")
-    right.set_title("transfer to identities never trained on")
-    right.legend()
-    fig.tight_layout()
-    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
-    plt.close(fig)

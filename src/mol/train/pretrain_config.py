@@ -1,0 +1,122 @@
+"""What a pre-training run depends on (PretrainConfig), and the `mol pretrain` command line
+that gives it: written into the card so that the run can be repeated."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass
+
+from mol.constants import MOTION_INPUTS
+from mol.data.synthetic.stream import (
+    StreamConfig,
+)
+from mol.errors import ConfigError
+
+
+@dataclass
+class PretrainConfig:
+    """Everything a pre-training run depends on (saved in card.json and the checkpoints)."""
+
+    steps: int = 2000
+    time_budget: float = 0.0  # seconds of training (summed over resumes); 0: no limit
+    batch_size: int = 8
+    lr: float = 1e-3
+    warmup_steps: int = 50
+    weight_decay: float = 1e-3
+    loss_au: float = 1.0
+    loss_flow: float = 10.0
+    loss_landmark: float = 0.1
+    motion_input: str = "diff"
+    identities: str = "procedural"
+    head_motion: bool = False  # the head moves as far as the action units and its direction is a target
+    texture_share: float = 0.0  # share of clips whose face is blended with a random smooth texture
+    people: tuple[str, ...] = ()  # photographs in the pool (never the benchmark's test people)
+    eval_people: tuple[str, ...] = ("hopper", "paul")  # photographs the pool never holds: transfer
+    curriculum_steps: int = 300
+    eval_every: int = 100
+    eval_clips: int = 64
+    checkpoint_every: int = 50
+    workers: int = 1
+    device: str = "cpu"
+    precision: str = "float32"
+    seed: int = 0
+    face_cache: str = ""  # folder of framed photographs (see PhotoFaces)
+
+    def validate(self) -> PretrainConfig:
+        from mol.data.synthetic.benchmark import PARTS
+
+        ranges = (("steps", 1), ("batch_size", 1), ("eval_clips", 8), ("checkpoint_every", 1), ("workers", 0))
+        for name, low in ranges:
+            if getattr(self, name) < low:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
+        for name in ("time_budget", "eval_every", "curriculum_steps", "warmup_steps", "lr", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
+        if self.motion_input not in MOTION_INPUTS:
+            raise ConfigError(f"--motion-input must be one of {MOTION_INPUTS}, got {self.motion_input!r}")
+        if self.precision not in ("float32", "bfloat16"):
+            raise ConfigError(f"--precision must be float32 or bfloat16, got {self.precision!r}")
+        test_people = set(PARTS["test"]["people"])
+        if test_people & set(self.people) or test_people & set(self.eval_people):
+            raise ConfigError(
+                f"the benchmark's test people {sorted(test_people)} may never be pre-trained on or looked at"
+            )
+        if set(self.people) & set(self.eval_people):
+            raise ConfigError("--eval-people must not be in the pool (--people): they measure transfer")
+        self.stream_config()  # raises on a bad identity source
+        return self
+
+    def stream_config(self) -> StreamConfig:
+        return StreamConfig(
+            identities=self.identities,
+            people=tuple(self.people),
+            head_motion=self.head_motion,
+            texture_share=self.texture_share,
+        )
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+RESUMABLE_CHANGES = ("steps", "time_budget", "workers", "device", "eval_every", "checkpoint_every", "face_cache")
+
+
+EMPTY_ARGUMENT = '""'
+
+
+FLAGS = {"batch_size": "batch"}  # config fields whose `mol pretrain` option has another name
+
+
+def command_line(c: PretrainConfig) -> list[str]:
+    """The options that differ from the defaults, as `mol pretrain` takes them."""
+    defaults = PretrainConfig()
+    parts = []
+    for f in dataclasses.fields(PretrainConfig):
+        value = getattr(c, f.name)
+        if value != getattr(defaults, f.name) and f.name != "face_cache":
+            flag = FLAGS.get(f.name, f.name).replace("_", "-")
+            if isinstance(value, bool):  # a switch: on where the default is off
+                parts.append(f"--{flag}")
+                continue
+            text = ",".join(value) if isinstance(value, (tuple, list)) else str(value)
+            parts.append(f"--{flag} {text or EMPTY_ARGUMENT}")
+    return parts
+
+
+def pretrain_settings(args) -> dict:
+    """The PretrainConfig fields that parsed `mol pretrain` options set (the inverse of
+    :func:`command_line`): comma-separated people become tuples, an absent option keeps its default."""
+    values = {}
+    for f in dataclasses.fields(PretrainConfig):
+        flag = FLAGS.get(f.name, f.name)
+        if getattr(args, flag, None) is None:
+            continue
+        value = getattr(args, flag)
+        values[f.name] = tuple(p for p in value.split(",") if p) if f.name in ("people", "eval_people") else value
+    return values
+
+
+def identity_pool_description(c: PretrainConfig) -> str:
+    procedural = "procedural faces (a new one for every clip; mol.data.synthetic.procedural)"
+    photos = f"the photographs {', '.join(c.people)}, varied in proportions, pose and lighting"
+    return {"procedural": procedural, "photos": photos, "mixed": f"half {procedural}, half {photos}"}[c.identities]
