@@ -184,22 +184,8 @@ def make_video(
     weights = rng.uniform(0.7, 1.0, len(aus))
     weights = weights * expression_scale(specs, weights, subject.landmarks, size)
     coeffs = [profile * amplitude * w / to_aligned for w in weights]
-    # nuisances, independent of the class: blinks, slow head drift (≤ ~2 aligned px)
-    blink = np.zeros(length)
-    per_frame = config.fps / 200.0  # blink lengths below are frames at 200 fps
-    for _ in range(int(rng.integers(0, 3))):
-        dur = max(2, round(per_frame * int(rng.integers(4, 9))))
-        start = int(rng.integers(0, max(1, length - dur)))
-        blink += intensity_profile(length, start, start + dur // 2, min(length - 1, start + dur)) * rng.uniform(
-            1.0, 3.0
-        )
-    specs.append(au_spec("BLINK", subject.landmarks))
-    coeffs.append(blink / to_aligned)
-    t = np.linspace(0.0, 1.0, length)
-    for drift, direction in (("DRIFT_X", (1.0, 0.0)), ("DRIFT_Y", (0.0, 1.0))):
-        specs.append(shift_spec(drift, direction))
-        target = rng.uniform(-1.5, 1.5)
-        coeffs.append((target * t + 0.2 * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * t)) / to_aligned)
+    nuisance_specs, nuisance_coeffs = _nuisances(subject, length, config.fps, to_aligned, rng)
+    specs, coeffs = specs + nuisance_specs, coeffs + nuisance_coeffs
     coeff_arr = np.stack(coeffs, axis=1).astype(np.float32)
     video = SynthVideo(
         subject_index,
@@ -217,7 +203,37 @@ def make_video(
         amplitude,
         size,
     )
+    video.frames, video.landmarks = _render_frames(subject, video, length, rng)
+    return video
 
+
+def _nuisances(
+    subject: Subject, length: int, fps: float, to_aligned: float, rng: np.random.Generator
+) -> tuple[list[FieldSpec], list[np.ndarray]]:
+    """Motion independent of the class: 0-2 blinks and a slow head drift (≤ ~2 aligned px),
+    as basis fields and their per-frame coefficients (frame pixels)."""
+    blink = np.zeros(length)
+    per_frame = fps / 200.0  # blink lengths below are frames at 200 fps
+    for _ in range(int(rng.integers(0, 3))):
+        dur = max(2, round(per_frame * int(rng.integers(4, 9))))
+        start = int(rng.integers(0, max(1, length - dur)))
+        shape = intensity_profile(length, start, start + dur // 2, min(length - 1, start + dur))
+        blink += shape * rng.uniform(1.0, 3.0)
+    specs, coeffs = [au_spec("BLINK", subject.landmarks)], [blink / to_aligned]
+    t = np.linspace(0.0, 1.0, length)
+    for drift, direction in (("DRIFT_X", (1.0, 0.0)), ("DRIFT_Y", (0.0, 1.0))):
+        specs.append(shift_spec(drift, direction))
+        target = rng.uniform(-1.5, 1.5)
+        coeffs.append((target * t + 0.2 * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * t)) / to_aligned)
+    return specs, coeffs
+
+
+def _render_frames(
+    subject: Subject, video: SynthVideo, length: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every frame (T, S, S) uint8, with the subject's shading, blur, flicker and sensor noise,
+    and its exact landmarks (T, 68, 2)."""
+    size = subject.image.shape[0]
     gx, gy = subject.gradient
     grid = pixel_grid(size)
     illumination = 1.0 + gx * (grid[..., 0] / size - 0.5) + gy * (grid[..., 1] / size - 0.5)
@@ -234,5 +250,4 @@ def make_video(
         pixel += rng.normal(0.0, subject.noise, pixel.shape)
         frames[i] = np.clip(np.rint(pixel), 0, 255).astype(np.uint8)
         landmarks[i] = subject.landmarks + sample_field(u, subject.landmarks)
-    video.frames, video.landmarks = frames, landmarks
-    return video
+    return frames, landmarks
