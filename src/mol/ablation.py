@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from mol.errors import ConfigError
+from mol.figures import markdown_table, signed_interval
 from mol.train.compare import RESAMPLES, bootstrap_indices, interval, load_run_videos, scores, subject_ids
 from mol.train.config import load_config
 from mol.train.folders import RunFolder
@@ -207,10 +208,7 @@ def format_ablation(summary: dict) -> str:
         return format(mean, fmt) + ("" if sd is None else f" ± {format(sd, fmt)}")
 
     def diff(row: dict, key: str) -> str:
-        if row[f"diff_{key}"] is None:
-            return "—"
-        low, high = row[f"diff_{key}_ci"]
-        return f"{row[f'diff_{key}']:+.3f} [{low:+.3f}, {high:+.3f}]"
+        return signed_interval(row[f"diff_{key}"], row[f"diff_{key}_ci"])
 
     def versus(row: dict, key: str, baseline: str, fmt: str) -> str:
         value = spread(row, key, fmt)
@@ -224,15 +222,21 @@ def format_ablation(summary: dict) -> str:
         else "no finished runs",
         "mean ± sd over seeds; differences from MER alone averaged over paired seeds, with a 95 % "
         f"interval from {summary['resamples']} resamples of the test subjects",
-        "| variant | seeds | video UAR | video UF1 | ΔUF1 vs MER [95 % CI] | test flow EPE px | test NME % |",
-        "|---|---|---|---|---|---|---|",
     ]
-    for r in summary["variants"]:
-        lines.append(
-            f"| {r['label']} | {r['seeds']} | {spread(r, 'video_uar')} | {spread(r, 'video_uf1')} | {diff(r, 'uf1')} | "
-            f"{versus(r, 'flow_epe_px', 'zero_flow_epe_px', '.3f')} | "
-            f"{versus(r, 'nme_percent', 'mean_shape_nme_percent', '.2f')} |"
-        )
+    header = ["variant", "seeds", "video UAR", "video UF1", "ΔUF1 vs MER [95 % CI]", "test flow EPE px", "test NME %"]
+    rows = [
+        [
+            r["label"],
+            str(r["seeds"]),
+            spread(r, "video_uar"),
+            spread(r, "video_uf1"),
+            diff(r, "uf1"),
+            versus(r, "flow_epe_px", "zero_flow_epe_px", ".3f"),
+            versus(r, "nme_percent", "mean_shape_nme_percent", ".2f"),
+        ]
+        for r in summary["variants"]
+    ]
+    lines += markdown_table(header, rows)
     return "\n".join(lines)
 
 

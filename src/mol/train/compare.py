@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from mol.errors import ConfigError
+from mol.figures import markdown_table, signed_interval
 from mol.train.folders import RunFolder
 from mol.train.metrics import classification_metrics, confusion_matrix
 from mol.train.results import VIDEO_KEY, load_predictions
@@ -161,25 +162,28 @@ def compare_runs(runs: list[RunVideos], resamples: int = RESAMPLES, seed: int = 
     return result
 
 
-def _fmt_ci(ci) -> str:
-    return "—" if ci is None else f"[{ci[0]:+.3f}, {ci[1]:+.3f}]"
-
-
 def format_markdown(result: dict) -> str:
-    lines = [
-        f"Video level; 95 % intervals from {result['resamples']} paired bootstrap resamples of subjects; "
-        f"Δ = difference from {result['reference']}.",
-        "",
-        "| data | method | model | videos | accuracy | UAR | UF1 | Δ UAR [95 % CI] | Δ UF1 [95 % CI] | train s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+    header = ["data", "method", "model", "videos", "accuracy", "UAR", "UF1", "Δ UAR [95 % CI]", "Δ UF1 [95 % CI]"]
+    rows = [
+        [
+            row["section"],
+            row["run"],
+            row["model"],
+            str(row["videos"]),
+            f"{row['accuracy']:.3f}",
+            f"{row['uar']:.3f}",
+            f"{row['uf1']:.3f}",
+            signed_interval(row["uar_diff"], row["uar_diff_ci"]),
+            signed_interval(row["uf1_diff"], row["uf1_diff_ci"]),
+            f"{row['train_seconds']:.0f}",
+        ]
+        for row in result["rows"]
     ]
-    for row in result["rows"]:
-        lines.append(
-            f"| {row['section']} | {row['run']} | {row['model']} | {row['videos']} | {row['accuracy']:.3f} "
-            f"| {row['uar']:.3f} | {row['uf1']:.3f} | {row['uar_diff']:+.3f} {_fmt_ci(row['uar_diff_ci'])} "
-            f"| {row['uf1_diff']:+.3f} {_fmt_ci(row['uf1_diff_ci'])} | {row['train_seconds']:.0f} |"
-        )
-    return "\n".join(lines)
+    intro = (
+        f"Video level; 95 % intervals from {result['resamples']} paired bootstrap resamples of subjects; "
+        f"Δ = difference from {result['reference']}."
+    )
+    return "\n".join([intro, "", *markdown_table([*header, "train s"], rows)])
 
 
 def plot_comparison(result: dict, path: Path) -> None:
