@@ -237,7 +237,8 @@ def test_region_motion_measures_the_flow_around_each_regions_landmarks():
 def long_videos(tmp_path_factory):
     """Two 30-fps recordings in the CAS(ME)^2 layout: one with blinks and head sway only, one
     with two planted micro-expressions as well."""
-    from mol.data.synthetic.longvideo import LongConfig, generate_long_dataset
+    from mol.data.synthetic.long_dataset import generate_long_dataset
+    from mol.data.synthetic.longvideo import LongConfig
 
     root = tmp_path_factory.mktemp("long")
     quiet = LongConfig(fps=30, seconds=8, micro_per_minute=0, macro_per_minute=0, talking_per_minute=0)

@@ -83,7 +83,8 @@ def test_spot_command_on_a_dataset_and_on_one_video(tmp_path, capsys):
 
     from mol.cli import main
     from mol.data.long_readers import read_long_dataset
-    from mol.data.synthetic.longvideo import LongConfig, generate_long_dataset
+    from mol.data.synthetic.long_dataset import generate_long_dataset
+    from mol.data.synthetic.longvideo import LongConfig
 
     config = LongConfig(fps=30, seconds=8, micro_per_minute=15, macro_per_minute=0, talking_per_minute=0)
     generate_long_dataset(tmp_path / "data", "casme2-long", ("obama",), config=config, progress=False, seed=2)

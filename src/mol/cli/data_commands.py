@@ -138,7 +138,7 @@ def run_synth(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     if args.long:
-        from mol.data.synthetic.longvideo import write_long_benchmark
+        from mol.data.synthetic.long_dataset import write_long_benchmark
 
         for part, info in write_long_benchmark(args.out_dir, progress=not args.quiet).items():
             print(f"{part}: {info['videos']} videos, {info['frames']} frames → {Path(args.out_dir) / part}")

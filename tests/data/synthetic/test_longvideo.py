@@ -5,7 +5,8 @@ import pytest
 
 from mol.constants import MICRO_MAX_SECONDS
 from mol.data.long_readers import expression_kind, read_long_dataset
-from mol.data.synthetic.longvideo import LongConfig, generate_long_dataset, plan_events, read_long_ground_truth
+from mol.data.synthetic.long_dataset import generate_long_dataset, read_long_ground_truth
+from mol.data.synthetic.longvideo import LongConfig, plan_events
 
 
 def test_planned_events_keep_their_kinds_apart():
