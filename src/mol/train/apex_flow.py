@@ -91,11 +91,7 @@ def train_apex_flow_fold(
         raise ConfigError(f"fold {fold.name}: no training or no test videos")
     labels = torch.tensor([v.entry.label for v in data.videos], dtype=torch.long)
     torch.manual_seed(seed)
-    options = {"num_classes": num_classes, **({"epochs": config.epochs} if config.epochs else {})}
-    try:
-        model = build_model(config.model, options)
-    except TypeError as exc:
-        raise ConfigError(f"model {config.model!r} does not take the setting(s) {sorted(options)}: {exc}") from exc
+    model = _fresh_model(config, num_classes)
     losses = model.fit(inputs.flows[train_rows], labels[train_rows], seed=seed, progress=progress)
     model.eval()
     with torch.no_grad():
@@ -126,11 +122,26 @@ def train_apex_flow_fold(
     nan = float("nan")  # no flow or landmark head
     history = [{"step": i + 1, "total": v, "mer": v, "flow": nan, "landmark": nan} for i, v in enumerate(losses)]
     folder.write_history(history, [])
-    summary = {
+    summary = _summary(fold, config, inputs, len(losses), time.perf_counter() - started)
+    folder.write_done(summary)
+    return summary
+
+
+def _fresh_model(config: TrainConfig, num_classes: int):
+    options = {"num_classes": num_classes, **({"epochs": config.epochs} if config.epochs else {})}
+    try:
+        return build_model(config.model, options)
+    except TypeError as exc:
+        raise ConfigError(f"model {config.model!r} does not take the setting(s) {sorted(options)}: {exc}") from exc
+
+
+def _summary(fold: Fold, config: TrainConfig, inputs: ApexFlows, epochs: int, seconds: float) -> dict:
+    """The fold's done.json."""
+    return {
         "fold": fold.name,
         "model": config.model,
-        "steps": len(losses),
-        "selected_step": len(losses),
+        "steps": epochs,
+        "selected_step": epochs,
         "selection": "last epoch (no selection)",
         "input": f"onset-apex flow ({', '.join(sorted(set(inputs.methods)))})",
         "apex": dict(inputs.apex_sources),
@@ -138,7 +149,5 @@ def train_apex_flow_fold(
         "val_videos": 0,
         "test_videos": len(fold.test),
         "test_clips": len(fold.test),
-        "seconds": round(time.perf_counter() - started, 2),
+        "seconds": round(seconds, 2),
     }
-    folder.write_done(summary)
-    return summary

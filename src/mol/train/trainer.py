@@ -261,13 +261,11 @@ class FoldTrainer:
         return bool(validated) and broadcast_flag(self.progress.stale >= config.patience, self.device)
 
     # -- the whole fold -----------------------------------------------------------------------
-    def run(self, progress: bool = True) -> dict:
-        self.folder.path.mkdir(parents=True, exist_ok=True)
-        self.resume()
-        config, p, main = self.config, self.progress, self.rank == 0
-        forward = self.wrapped_model()
+    def train_loader(self) -> DataLoader:
+        """The fold's batch stream from the current step on (balanced over classes if asked)."""
+        config = self.config
         labels = self.train_ds.labels() if config.balanced_classes else None
-        loader = make_train_loader(
+        return make_train_loader(
             self.train_ds,
             config.batch_size,
             config.workers,
@@ -275,14 +273,24 @@ class FoldTrainer:
             self.device,
             self.rank,
             self.world,
-            p.step,
+            self.progress.step,
             labels=labels,
         )
-        stream = iter(loader)
-        # TensorBoard events (rank 0), appended to on resume: `tensorboard --logdir RUN_DIR`
+
+    def open_events(self):
+        """TensorBoard events, appended to on resume: `tensorboard --logdir RUN_DIR`."""
         from torch.utils.tensorboard import SummaryWriter
 
-        events = SummaryWriter(str(self.folder.tensorboard), purge_step=p.step + 1) if main else None
+        return SummaryWriter(str(self.folder.tensorboard), purge_step=self.progress.step + 1)
+
+    def run(self, progress: bool = True) -> dict:
+        self.folder.path.mkdir(parents=True, exist_ok=True)
+        self.resume()
+        config, p, main = self.config, self.progress, self.rank == 0
+        forward = self.wrapped_model()
+        loader = self.train_loader()
+        stream = iter(loader)
+        events = self.open_events() if main else None
         bar = tqdm(
             total=config.steps,
             initial=p.step,
