@@ -82,21 +82,7 @@ def run_demo(out: Path, overrides: list[str] | None = None, subjects: int | None
     print("[4/4] predict one held-out clip with the trained model", flush=True)
     run = RunFolder(out / "run")
     fold = run.folds()[0]
-    model = load_checkpoint(fold.model).eval()
-    index = next(i for i, v in enumerate(cache.videos) if v.subject in held_out)
-    item = ClipDataset(cache, [index], normalize=config.normalize)[0]
-    trained = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark).heads()
-    with torch.no_grad():  # a head the preset never trained has no result to show: it is not run
-        out_model = model(item["clip"][None], heads=("mer", *(h for h in trained if h != "mer")))
-    flow = out_model.flow
-    probs = torch.softmax(out_model.mer_logits[0], 0).tolist()
-    prediction = {
-        "video": cache.videos[index].key,
-        "true_class": cache.classes[item["label"]],
-        "probabilities": dict(zip(cache.classes, [round(p, 4) for p in probs], strict=True)),
-        "flow_epe_px": None if flow is None else float((flow[0] - item["flow"]).norm(dim=0).mean()),
-        "zero_flow_epe_px": None if flow is None else float(item["flow"].norm(dim=0).mean()),
-    }
+    prediction = predict_one_clip(fold.model, cache, held_out, config)
     (out / "prediction.json").write_text(json.dumps(prediction, indent=2))
     timings["predict"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - start
@@ -105,6 +91,40 @@ def run_demo(out: Path, overrides: list[str] | None = None, subjects: int | None
     print(f"\none clip of {prediction['video']} (true: {prediction['true_class']}):")
     for name, p in prediction["probabilities"].items():
         print(f"  {name:<12}{p:6.3f} {'#' * round(40 * p)}")
+    print_outputs(out, run, fold)
+    print("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
+    summary = {
+        "timings_s": timings,
+        "held_out_people": held_out,
+        "prediction": prediction,
+        "video_level": results["video_level"],
+        "test_ground_truth_errors": results["test_ground_truth_errors"],
+    }
+    (out / "demo.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def predict_one_clip(checkpoint: Path, cache: Cache, held_out: list[str], config) -> dict:
+    """The trained model on the first clip of a held-out person: class probabilities, and the
+    flow's EPE beside zero flow's where the preset trained the flow head."""
+    model = load_checkpoint(checkpoint).eval()
+    index = next(i for i, v in enumerate(cache.videos) if v.subject in held_out)
+    item = ClipDataset(cache, [index], normalize=config.normalize)[0]
+    trained = LossWeights(config.loss_mer, config.loss_flow, config.loss_landmark).heads()
+    with torch.no_grad():  # a head the preset never trained has no result to show: it is not run
+        out_model = model(item["clip"][None], heads=("mer", *(h for h in trained if h != "mer")))
+    flow = out_model.flow
+    probs = torch.softmax(out_model.mer_logits[0], 0).tolist()
+    return {
+        "video": cache.videos[index].key,
+        "true_class": cache.classes[item["label"]],
+        "probabilities": dict(zip(cache.classes, [round(p, 4) for p in probs], strict=True)),
+        "flow_epe_px": None if flow is None else float((flow[0] - item["flow"]).norm(dim=0).mean()),
+        "zero_flow_epe_px": None if flow is None else float(item["flow"].norm(dim=0).mean()),
+    }
+
+
+def print_outputs(out: Path, run: RunFolder, fold) -> None:
     print("\noutputs:")
     for path, what in (
         (out / "synthetic", "synthetic videos, coding sheet, ground_truth.h5"),
@@ -116,13 +136,3 @@ def run_demo(out: Path, overrides: list[str] | None = None, subjects: int | None
         (out / "prediction.json", "the clip prediction above"),
     ):
         print(f"  {path}  — {what}")
-    print("time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
-    summary = {
-        "timings_s": timings,
-        "held_out_people": held_out,
-        "prediction": prediction,
-        "video_level": results["video_level"],
-        "test_ground_truth_errors": results["test_ground_truth_errors"],
-    }
-    (out / "demo.json").write_text(json.dumps(summary, indent=2))
-    return summary
