@@ -54,18 +54,9 @@ def casme2_tree(root: Path, videos: list[tuple[int, str, str, object]], frames: 
         if not name.startswith("MISSING"):
             write_frames(root / "CASME2_RAW_selected" / f"sub{subject:02d}" / name, face_frames(frames), first=46)
         rows.append([subject, name, None, 46, apex, 46 + frames - 1, None, "AU4", emotion])
-    columns = [
-        "Subject",
-        "Filename",
-        "Unnamed: 2",
-        "OnsetFrame",
-        "ApexFrame",
-        "OffsetFrame",
-        "Unnamed: 6",
-        "Action Units",
-        "Estimated Emotion",
-    ]
-    pd.DataFrame(rows, columns=columns).to_excel(root / "CASME2-coding-20140508.xlsx", index=False)
+    from mol.data.readers import CASME2_SHEET_COLUMNS
+
+    pd.DataFrame(rows, columns=list(CASME2_SHEET_COLUMNS)).to_excel(root / "CASME2-coding-20140508.xlsx", index=False)
     return root
 
 
