@@ -52,9 +52,9 @@ def test_ablation_trains_each_variant_and_seed_on_the_same_folds_and_tabulates_t
         low, high = rows[name]["diff_uf1_ci"]
         assert low <= high
     # each variant reports the errors of exactly the heads it trains, beside their trivial baselines
-    assert rows["mer"]["flow_epe_px_mean"] is None and rows["mer"]["nme_percent_mean"] is None
+    assert rows["mer"]["flow_epe_px_mean"] is None and rows["mer"]["landmark_nme_percent_mean"] is None
     assert (
-        rows["mer_flow_landmarks"]["nme_percent_mean"] > 0
+        rows["mer_flow_landmarks"]["landmark_nme_percent_mean"] > 0
         and rows["mer_flow_landmarks"]["mean_shape_nme_percent_mean"] > 0
     )
     assert list(pd.read_csv(out / "ablation.csv")["variant"]) == list(variants)

@@ -17,6 +17,7 @@ import numpy as np
 
 from mol.errors import ConfigError
 from mol.figures import markdown_table, signed_interval
+from mol.model.record import HEAD_ERRORS
 from mol.train.compare import RESAMPLES, bootstrap_indices, interval, load_run_videos, scores, subject_ids
 from mol.train.config import load_config
 from mol.train.folders import RunFolder
@@ -49,7 +50,8 @@ def variant_by_name(names: list[str] | None) -> list[Variant]:
     return [known[n] for n in names]
 
 
-SUMMARISED = ("video_uar", "video_uf1", "flow_epe_px", "zero_flow_epe_px", "nme_percent", "mean_shape_nme_percent")
+ERRORS = tuple(name for pair in HEAD_ERRORS.values() for name in pair)  # the heads' errors and their baselines'
+SUMMARISED = ("video_uar", "video_uf1", *ERRORS)
 
 
 def seed_dir(out: Path, variant: Variant, seed: int) -> Path:
@@ -114,14 +116,7 @@ def summarize(out: Path, preset: str, overrides, caches, resamples: int = RESAMP
         if not mine:
             continue
         row = {"variant": variant.name, "label": variant.label, "seeds": len(mine)}
-        for key in (
-            "video_uar",
-            "video_uf1",
-            "flow_epe_px",
-            "zero_flow_epe_px",
-            "nme_percent",
-            "mean_shape_nme_percent",
-        ):
+        for key in SUMMARISED:
             values = [r[key] for r in mine if r[key] is not None]
             row[f"{key}_mean"] = round(float(np.mean(values)), 4) if values else None
             row[f"{key}_sd"] = round(float(np.std(values, ddof=1)), 4) if len(values) > 1 else None
@@ -183,10 +178,7 @@ def _run_row(variant: Variant, seed: int, run: Path) -> dict:
         "videos": video["n"],
         "video_uar": round(video["uar"], 4),
         "video_uf1": round(video["uf1"], 4),
-        "flow_epe_px": aux["flow_epe_px"],
-        "zero_flow_epe_px": aux.get("zero_flow_epe_px"),
-        "nme_percent": aux["landmark_nme_percent"],
-        "mean_shape_nme_percent": aux.get("mean_shape_nme_percent"),
+        **{name: aux.get(name) for name in ERRORS},
         "chance_uar": results["chance_uar"],
         "train_seconds": round(sum(f["seconds"] for f in results["folds"]), 1),
     }
@@ -232,7 +224,7 @@ def format_ablation(summary: dict) -> str:
             spread(r, "video_uf1"),
             diff(r, "uf1"),
             versus(r, "flow_epe_px", "zero_flow_epe_px", ".3f"),
-            versus(r, "nme_percent", "mean_shape_nme_percent", ".2f"),
+            versus(r, "landmark_nme_percent", "mean_shape_nme_percent", ".2f"),
         ]
         for r in summary["variants"]
     ]
