@@ -153,14 +153,7 @@ def process_video(
         warp_frames(frames, alignment.matrices, aligned, size)
         landmarks = alignment.landmarks
         if options["flow"] == "exact":
-            truth = GroundTruth(ground_truth)
-            try:
-                video = truth.video(record.subject, record.video_id)
-            finally:
-                truth.close()
-            exact, landmarks = aligned_ground_truth(video, alignment.matrices, pairs + key_pairs, size)
-            flows[...] = exact[: len(pairs)].astype(np.float16)
-            key_flows[...] = exact[len(pairs) :].astype(np.float16)
+            landmarks = _write_exact_flow(record, ground_truth, alignment.matrices, pairs, key_pairs, flows, key_flows)
         else:
             for target, chosen in ((flows, pairs), (key_flows, key_pairs)):
                 for n, (i, j) in enumerate(chosen):
@@ -177,6 +170,20 @@ def process_video(
         "unreadable_frames": " ".join(map(str, unreadable)),
         "seconds": round(time.perf_counter() - start, 3),
     }
+
+
+def _write_exact_flow(record: VideoRecord, ground_truth: Path, matrices, pairs, key_pairs, flows, key_flows):
+    """The generator's exact flow of ``pairs`` and ``key_pairs`` into the shard's datasets, carried
+    through the frames' alignment ``matrices``; returns the exact aligned landmarks."""
+    truth = GroundTruth(ground_truth)
+    try:
+        video = truth.video(record.subject, record.video_id)
+    finally:
+        truth.close()
+    exact, landmarks = aligned_ground_truth(video, matrices, pairs + key_pairs, flows.shape[1])
+    flows[...] = exact[: len(pairs)].astype(np.float16)
+    key_flows[...] = exact[len(pairs) :].astype(np.float16)
+    return landmarks
 
 
 def _write_report(report: PrepareReport) -> tuple[Path, Path]:

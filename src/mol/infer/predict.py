@@ -273,6 +273,27 @@ def classify_windows(
     return pixels, best
 
 
+def _prediction(
+    input_path: Path, rate: float, num_frames: int, trained: TrainedModel, located: Located, mode: str
+) -> Prediction:
+    return Prediction(
+        input=str(input_path),
+        fps=rate,
+        classes=trained.classes,
+        model_config=trained.model.config.to_dict(),
+        num_frames=num_frames,
+        frames_without_face=located.missing,
+        windows=located.windows,
+        aligned=SparseFrames({}),
+        landmarks=located.landmarks,
+        mode=mode,
+        spotted=located.spotted,
+        model_name=trained.name,
+        trace=located.trace,
+        thumbnails=located.thumbnails,
+    )
+
+
 def predict(
     input_path: str | Path,
     checkpoint: str | Path,
@@ -320,22 +341,7 @@ def predict(
     every = ("mer",) if classify_only else detail
     pixels, best = classify_windows(trained, located, frames, every, batch_size, device, keep_flows)
     watch.lap("model on every window")
-    result = Prediction(
-        input=str(input_path),
-        fps=rate,
-        classes=trained.classes,
-        model_config=trained.model.config.to_dict(),
-        num_frames=len(frames),
-        frames_without_face=located.missing,
-        windows=located.windows,
-        aligned=SparseFrames({}),
-        landmarks=located.landmarks,
-        mode=mode,
-        spotted=located.spotted,
-        model_name=trained.name,
-        trace=located.trace,
-        thumbnails=located.thumbnails,
-    )
+    result = _prediction(input_path, rate, len(frames), trained, located, mode)
     if best is not None:  # shown in detail, with its flow and landmarks
         result.best_window = best[0].index
         result.aligned = SparseFrames(dict(zip(best[0].frames, best[1], strict=True)))
