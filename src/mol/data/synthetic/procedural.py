@@ -141,6 +141,21 @@ def paint_face(landmarks: np.ndarray, rng: np.random.Generator, size: int = ALIG
     """A grayscale face (size, size) float32 in 0..255 painted around ``landmarks``."""
     lm = landmarks.astype(np.float64)
     iod = float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+    image, skin = _skin_and_hair(lm, iod, rng, size)
+    marks, tones = _facial_features(lm, iod, skin, rng, size)
+    image = image * (1 - marks) + tones * marks
+    if rng.random() < 0.15:  # glasses: two rims and a bridge
+        for idx in (LANDMARK_PARTS["left eye"], LANDMARK_PARTS["right eye"]):
+            c = lm[list(idx)].mean(0)
+            axes = (int(iod * 0.35), int(iod * 0.25))
+            cv2.ellipse(image, (int(c[0]), int(c[1])), axes, 0, 0, 360, rng.uniform(0, 60), 1, cv2.LINE_AA)
+    image += rng.uniform(1, 6) * smooth_noise(rng, size, (48, 96, 144))  # fine skin texture
+    return np.clip(image, 0, 255).astype(np.float32)
+
+
+def _skin_and_hair(lm: np.ndarray, iod: float, rng: np.random.Generator, size: int) -> tuple[np.ndarray, float]:
+    """The background, the shaded skin of the face's outline and, half the time, hair; and the
+    skin's tone."""
     background = rng.uniform(30, 220) + rng.uniform(5, 40) * smooth_noise(rng, size)
     skin = rng.uniform(70, 210)
     image = background.astype(np.float32)
@@ -161,6 +176,13 @@ def paint_face(landmarks: np.ndarray, rng: np.random.Generator, size: int = ALIG
         hair = cv2.GaussianBlur(hair * (1 - 0.7 * face), (0, 0), 2.0)
         tone = rng.uniform(10, 120) + 15 * smooth_noise(rng, size, (16, 48))
         image = image * (1 - hair) + tone * hair
+    return image, skin
+
+
+def _facial_features(
+    lm: np.ndarray, iod: float, skin: float, rng: np.random.Generator, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(marks, tones): where brows, eyes, nose and lips replace the skin (0..1), and their tone."""
     dark = skin * rng.uniform(0.15, 0.6)
     marks = np.zeros((size, size), np.float32)  # 1 where the feature's tone replaces skin
     tones = np.zeros((size, size), np.float32)
@@ -194,14 +216,7 @@ def paint_face(landmarks: np.ndarray, rng: np.random.Generator, size: int = ALIG
     paint(lambda c: _line(c, lm[60:68], 1.0, 1, closed=True), dark * 0.7)
     marks = cv2.GaussianBlur(marks, (0, 0), rng.uniform(0.4, 1.2))
     tones = cv2.GaussianBlur(tones, (0, 0), 0.6)
-    image = image * (1 - marks) + tones * marks
-    if rng.random() < 0.15:  # glasses: two rims and a bridge
-        for idx in (LANDMARK_PARTS["left eye"], LANDMARK_PARTS["right eye"]):
-            c = lm[list(idx)].mean(0)
-            axes = (int(iod * 0.35), int(iod * 0.25))
-            cv2.ellipse(image, (int(c[0]), int(c[1])), axes, 0, 0, 360, rng.uniform(0, 60), 1, cv2.LINE_AA)
-    image += rng.uniform(1, 6) * smooth_noise(rng, size, (48, 96, 144))  # fine skin texture
-    return np.clip(image, 0, 255).astype(np.float32)
+    return marks, tones
 
 
 def random_face(rng: np.random.Generator, size: int = ALIGNED_SIZE) -> tuple[np.ndarray, np.ndarray]:
