@@ -159,12 +159,7 @@ def run_bench(
     separately, as a run would use them. ``flow_pairs`` k < 7 times the training step with
     stochastic flow supervision (flow of k random pairs, as the trainer's ``flow_pairs``)."""
     _check_options(dtype, batch, repeats, warmup, flow_pairs)
-    pair_draws = torch.Generator().manual_seed(0)
-
-    def draw_pairs() -> torch.Tensor | None:
-        if flow_pairs == CLIP_FRAMES - 1:
-            return None
-        return torch.randperm(CLIP_FRAMES - 1, generator=pair_draws)[:flow_pairs].sort().values
+    draw_pairs = _pair_drawer(flow_pairs)
 
     dev, model, data = _model_and_batch(device, batch, num_classes, dtype, channels_last)
     eval_model = CompiledOrEager(model, compile_mode)
@@ -172,9 +167,7 @@ def run_bench(
     autocast_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(dtype)
 
     def autocast():
-        if autocast_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=dev.type, dtype=autocast_dtype)
+        return contextlib.nullcontext() if autocast_dtype is None else torch.autocast(dev.type, dtype=autocast_dtype)
 
     optimizer = make_optimizer(model.parameters())
     scaler = torch.amp.GradScaler(dev.type, enabled=dtype == "float16")
@@ -194,13 +187,7 @@ def run_bench(
     model.train()
     train_timing = _time_phase(train_step, dev, batch, repeats, warmup)
 
-    def train_forward() -> torch.Tensor:
-        pairs = draw_pairs()
-        with autocast():
-            out = model(data["clip"], flow_pairs=pairs)
-        return joint_loss(out, data["label"], data["flow"], data["landmarks"], flow_pairs=pairs).total
-
-    saved = saved_for_backward_mib(train_forward)
+    saved = _saved_mib(model, data, draw_pairs, autocast)
     return BenchReport(
         batch=batch,
         device=str(dev),
@@ -218,6 +205,31 @@ def run_bench(
         flow_pairs=flow_pairs,
         versions=_versions(),
     )
+
+
+def _pair_drawer(flow_pairs: int):
+    """A function drawing the frame pairs a step supervises, as the trainer's flow_pairs does
+    (None: all seven)."""
+    generator = torch.Generator().manual_seed(0)
+
+    def draw() -> torch.Tensor | None:
+        if flow_pairs == CLIP_FRAMES - 1:
+            return None
+        return torch.randperm(CLIP_FRAMES - 1, generator=generator)[:flow_pairs].sort().values
+
+    return draw
+
+
+def _saved_mib(model: MOL, data: dict, draw_pairs, autocast) -> float:
+    """MiB of tensors a training step's forward saves for backward."""
+
+    def train_forward() -> torch.Tensor:
+        pairs = draw_pairs()
+        with autocast():
+            out = model(data["clip"], flow_pairs=pairs)
+        return joint_loss(out, data["label"], data["flow"], data["landmarks"], flow_pairs=pairs).total
+
+    return saved_for_backward_mib(train_forward)
 
 
 def _check_options(dtype: str, batch: int, repeats: int, warmup: int, flow_pairs: int) -> None:
