@@ -318,3 +318,18 @@ def test_train_layers_heads_trains_the_heads_on_unchanged_features(tiny_syntheti
     features = [k for k in start if k.startswith(("conv_stack.", "f5c_a.", "f5c_b."))]
     assert features and all(torch.equal(start[k], trained[k]) for k in features)
     assert not torch.equal(start["mer_head.fc1.weight"], trained["mer_head.fc1.weight"])
+
+
+def test_heads_only_from_the_shipped_weights_freezes_the_pretrained_features():
+    from mol.model.pretrained import SHIPPED_FILE, read_pretrained
+    from mol.train.trainer import initial_model
+
+    config = load_config(None, ["init=pretrained", "motion_input=diff", "train_layers=heads"])
+    model = initial_model(config, 5, seed=0)
+    shipped, _, _ = read_pretrained(SHIPPED_FILE)
+    features = [k for k in shipped if k.startswith(("conv_stack.", "f5c_a.", "f5c_b."))]
+    state = model.state_dict()
+    assert features and all(torch.equal(state[k], shipped[k].to(state[k].dtype)) for k in features)
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert frozen and all(n.startswith(("conv_stack.", "f5c_a.", "f5c_b.")) for n in frozen)
+    assert all(p.requires_grad for n, p in model.named_parameters() if n.startswith("mer_head."))
