@@ -23,7 +23,7 @@ from mol.data.synthetic import generate_dataset
 from mol.data.synthetic.benchmark import part_config
 from mol.model.checkpoint import load_checkpoint
 from mol.train.config import load_config
-from mol.train.folders import RunFolder
+from mol.train.folders import FoldFolder, RunFolder
 from mol.train.losses import LossWeights
 from mol.train.results import format_table
 from mol.train.run import train_run
@@ -124,7 +124,7 @@ def predict_one_clip(checkpoint: Path, cache: Cache, held_out: list[str], config
     }
 
 
-def print_outputs(out: Path, run: RunFolder, fold) -> None:
+def print_outputs(out: Path, run: RunFolder, fold: FoldFolder) -> None:
     print("\noutputs:")
     for path, what in (
         (out / "synthetic", "synthetic videos, coding sheet, ground_truth.h5"),

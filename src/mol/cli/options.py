@@ -44,10 +44,10 @@ def span(text: str) -> str:
     return text
 
 
-def _parent(*arguments: tuple[tuple, dict]) -> argparse.ArgumentParser:
+def _parent(flag: str, **options) -> argparse.ArgumentParser:
+    """A parser holding one option, for the commands that share it to take as a parent."""
     parser = argparse.ArgumentParser(add_help=False)
-    for args, kwargs in arguments:
-        parser.add_argument(*args, **kwargs)
+    parser.add_argument(flag, **options)
     return parser
 
 
@@ -58,41 +58,27 @@ class Shared:
     sub: argparse._SubParsersAction
 
     def __post_init__(self) -> None:
-        self.quiet = _parent((("--quiet",), {"action": "store_true", "help": "no progress bars"}))
+        self.quiet = _parent("--quiet", action="store_true", help="no progress bars")
         self.preset = _parent(
-            (
-                ("--set",),
-                {
-                    "action": "append",
-                    "metavar": "KEY=VALUE",
-                    "help": "override a config value (repeatable), e.g. --set lr=1e-4; the keys are the fields of "
-                    "TrainConfig, each with its meaning, in src/mol/train/config.py (an unknown key's error lists "
-                    "them)",
-                },
-            )
+            "--set",
+            action="append",
+            metavar="KEY=VALUE",
+            help="override a config value (repeatable), e.g. --set lr=1e-4; the keys are the fields of TrainConfig, "
+            "each with its meaning, in src/mol/train/config.py (an unknown key's error lists them)",
         )
         self.folds = _parent(
-            (("--folds",), {"help": "comma-separated fold names or indices to run (for splitting over machines)"})
+            "--folds", help="comma-separated fold names or indices to run (for splitting over machines)"
         )
         self.init = _parent(
-            (
-                ("--init",),
-                {
-                    "metavar": "{scratch,pretrained,PATH}",
-                    "help": "where MOL's weights start: scratch (the paper), pretrained (the shipped weights of "
-                    "`mol pretrain`, see the README's model card) or a file `mol pretrain` wrote (default: the "
-                    "preset's init)",
-                },
-            )
+            "--init",
+            metavar="{scratch,pretrained,PATH}",
+            help="where MOL's weights start: scratch (the paper), pretrained (the shipped weights of `mol pretrain`, "
+            "see the README's model card) or a file `mol pretrain` wrote (default: the preset's init)",
         )
         self.people = _parent(
-            (
-                ("--subjects",),
-                {
-                    "type": int,
-                    "help": "only the first N people of the benchmark's test part, for a quick check (all 4)",
-                },
-            )
+            "--subjects",
+            type=int,
+            help="only the first N people of the benchmark's test part, for a quick check (all 4)",
         )
 
     def command(

@@ -274,15 +274,14 @@ def _plan(labelled, parts: Path, existing_keys: set[str], report: PrepareReport)
 
 def _process_all(todo: list, options: dict, ground_truth: Path | None, workers: int, bar) -> list[dict]:
     """Every video of ``todo`` to its shard, in ``workers`` processes; their report rows."""
+    rows = []
     if workers > 1 and len(todo) > 1:
-        rows = []
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(process_video, r, lab, options, shard, ground_truth) for r, lab, shard in todo]
             for fut in as_completed(futures):
                 rows.append(fut.result())
                 bar.update()
         return rows
-    rows = []
     for r, lab, shard in todo:
         rows.append(process_video(r, lab, options, shard, ground_truth))
         bar.update()

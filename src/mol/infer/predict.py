@@ -94,6 +94,14 @@ class TrainedModel:
     def normalize(self) -> str:
         return self.record.normalize if self.record else "fixed"
 
+    @property
+    def alignment(self) -> str:
+        return self.record.alignment if self.record else "per-frame"
+
+    @property
+    def trained_fps(self) -> tuple[float, ...]:
+        return self.record.fps if self.record else ()
+
 
 def load_trained(checkpoint: str | Path, device: str, mode: str, class_names: list[str] | None = None) -> TrainedModel:
     """The checkpoint's model (eval mode), record, notes and class names; a model that cannot
@@ -322,11 +330,11 @@ def predict(
         raise ConfigError(f"predict mode must be spot or windows, got {mode!r}")
     input_path, watch = Path(input_path), Stopwatch()
     trained = load_trained(checkpoint, device, mode, class_names)
-    align = align or (trained.record.alignment if trained.record else "per-frame")
+    align = align or trained.alignment
     watch.lap("load model")
     frames, video_fps = read_input(input_path)
     rate = float(fps) if fps else video_fps
-    rate_note = frame_rate_note(input_path, rate, trained.record.fps if trained.record else ())
+    rate_note = frame_rate_note(input_path, rate, trained.trained_fps)
     if rate_note:
         warnings.warn(rate_note, stacklevel=2)
     watch.lap("read frames")

@@ -124,16 +124,12 @@ class TrainingRecord:
 
 
 def upgrade(data: dict) -> dict:
-    """A record of any earlier version as this version's fields (missing ones get the value
-    that version's code assumed)."""
+    """A record of any earlier version as this version's fields. A field an older version did
+    not write takes the dataclass default, which is what that version's code assumed."""
     version = int(data.get("version", 1))
     if version > RECORD_VERSION:
         raise ValueError(f"record version {version} is newer than this mol reads ({RECORD_VERSION}); upgrade mol")
     if version == 1:
-        held_out = data.get("held_out") or None  # version 1 wrote {} when nothing was tested
-        data["held_out"] = held_out
-        data.setdefault("normalize", "fixed")
-        data.setdefault("clip_sampling", "strided")
-        data.setdefault("input", "clip")
+        data["held_out"] = data.get("held_out") or None  # version 1 wrote {} when nothing was tested
         data["version"] = RECORD_VERSION
     return data

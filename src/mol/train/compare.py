@@ -24,7 +24,7 @@ from mol.errors import ConfigError
 from mol.figures import markdown_table, signed_interval
 from mol.train.folders import RunFolder
 from mol.train.metrics import classification_metrics, confusion_matrix
-from mol.train.results import VIDEO_KEY, load_predictions
+from mol.train.results import VIDEO_KEY, load_predictions, video_table
 
 METRICS = ("accuracy", "uar", "uf1")
 RESAMPLES = 2000
@@ -44,10 +44,8 @@ class RunVideos:
 
 def load_run_videos(run: Path) -> RunVideos:
     table, classes, folds = load_predictions([run])
-    columns = [f"p_{c}" for c in classes]
-    videos = table.groupby(VIDEO_KEY, sort=True)
-    out = videos["label"].first().reset_index()
-    out["pred"] = videos[columns].mean().to_numpy().argmax(1)
+    out, probs = video_table(table, classes)
+    out["pred"] = probs.argmax(1)
     config = yaml.safe_load(RunFolder(run).config.read_text()) or {}
     seconds = float(sum(f.get("seconds", 0.0) for f in folds))
     return RunVideos(run.name, str(config.get("model", "mol")), out, classes, seconds)

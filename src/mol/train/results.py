@@ -89,12 +89,18 @@ def _metrics(labels: np.ndarray, preds: np.ndarray, n: int) -> dict:
     return {**classification_metrics(cm), "n": len(labels), "confusion": cm.tolist()}
 
 
-def video_predictions(table: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(labels, probabilities, datasets) a row per video: a video's prediction averages its
-    clips' probabilities."""
+def video_table(table: pd.DataFrame, classes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """A row per video, sorted by VIDEO_KEY (its key columns and label), and its class
+    probabilities (V, C): a video's prediction averages its clips' probabilities."""
     videos = table.groupby(VIDEO_KEY, sort=True)
     probs = videos[[f"p_{c}" for c in classes]].mean().to_numpy()
-    return videos["label"].first().to_numpy(), probs, videos["dataset"].first().to_numpy()
+    return videos["label"].first().reset_index(), probs
+
+
+def video_predictions(table: pd.DataFrame, classes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, probabilities, datasets) a row per video (see :func:`video_table`)."""
+    videos, probs = video_table(table, classes)
+    return videos["label"].to_numpy(), probs, videos["dataset"].to_numpy()
 
 
 def ground_truth_errors(table: pd.DataFrame) -> dict[str, float | None]:
