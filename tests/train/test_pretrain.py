@@ -83,3 +83,32 @@ def test_parsed_options_round_trip_through_the_card_command():
     assert (config.batch_size, config.people, config.eval_people) == (4, ("hopper",), ())
     again = build_parser().parse_args(["pretrain", "--out", "o", *" ".join(command_line(config)).split()])
     assert PretrainConfig(**pretrain_settings(again)).batch_size == 4
+
+
+def test_a_head_whose_loss_is_off_is_not_computed():
+    from mol.train import pretrain
+
+    config = PretrainConfig(loss_flow=0.0, loss_landmark=0.0, **TINY)
+    assert pretrain.trained_heads(config) == ("mer",)
+    model = MOL(num_classes=len(config.stream_config().targets), motion_input="raw")
+    model.flow_head.forward = lambda *a, **k: pytest.fail("the flow head ran with its loss off")
+    batch = {
+        "clip": torch.rand(2, 1, 8, 128, 128),
+        "aus": torch.zeros(2, len(config.stream_config().targets)),
+        "pair": torch.tensor([0]),
+    }
+    total, terms = pretrain.pretrain_loss(model, batch, config)
+    assert torch.isclose(total, terms["au"]) and terms["flow"].isnan() and terms["landmark"].isnan()
+    total.backward()
+    assert model.mer_head.fc2.weight.grad is not None and model.landmark_head.parameters().__next__().grad is None
+
+
+def test_loss_weights_are_parsed_and_checked():
+    args = build_parser().parse_args(["pretrain", "--out", "o", "--loss-flow", "0", "--loss-landmark", "0"])
+    from mol.train.pretrain_config import pretrain_settings
+
+    config = PretrainConfig(**pretrain_settings(args))
+    assert (config.loss_au, config.loss_flow, config.loss_landmark) == (1.0, 0.0, 0.0)
+    assert command_line(config) == ["--loss-flow 0.0", "--loss-landmark 0.0"]
+    with pytest.raises(ConfigError, match="at least one"):
+        PretrainConfig(loss_au=0.0, loss_flow=0.0, loss_landmark=0.0).validate()

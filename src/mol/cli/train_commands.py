@@ -92,6 +92,13 @@ def add_pretrain(shared: Shared) -> None:
         default="diff",
         help="recognition reads raw frames (the paper) or frame differences (default diff)",
     )
+    for head, default in (("au", "1"), ("flow", "10"), ("landmark", "0.1")):
+        p.add_argument(
+            f"--loss-{head}",
+            type=at_least(0.0, float),
+            help=f"weight of the {head} loss (default {default}; 0 leaves that head untrained, and a step "
+            "without the flow head is several times faster)",
+        )
     p.add_argument(
         "--identities",
         choices=IDENTITY_SOURCES,

@@ -82,13 +82,30 @@ def pretrain_model(config: PretrainConfig, mean_shape: np.ndarray) -> MOL:
     return model
 
 
+def trained_heads(config: PretrainConfig) -> tuple[str, ...]:
+    """The heads a step computes: those whose loss has a weight (the flow head, most of the
+    arithmetic, is skipped when its loss is off)."""
+    weights = {"mer": config.loss_au, "flow": config.loss_flow, "landmarks": config.loss_landmark}
+    return tuple(head for head, weight in weights.items() if weight > 0)
+
+
 def pretrain_loss(model: MOL, batch: dict, config: PretrainConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    out = model(batch["clip"], flow_pairs=batch["pair"])
-    au = F.binary_cross_entropy_with_logits(out.mer_logits.float(), batch["aus"])
-    flow = F.mse_loss(out.flow[..., 0].float(), batch["flow"]) / FRAME_PAIRS  # the joint loss's scale
-    landmarks = landmark_loss(out.landmarks.float(), batch["landmarks"])
-    total = config.loss_au * au + config.loss_flow * flow + config.loss_landmark * landmarks
-    return total, {"au": au.detach(), "flow": flow.detach(), "landmark": landmarks.detach()}
+    """The weighted sum of the trained heads' losses, and each term (NaN for a head not trained)."""
+    heads = trained_heads(config)
+    out = model(batch["clip"], heads=heads, flow_pairs=batch["pair"])
+    nothing = torch.tensor(float("nan"), device=batch["clip"].device)
+    terms = {"au": nothing, "flow": nothing, "landmark": nothing}
+    total = torch.zeros((), device=batch["clip"].device)
+    if "mer" in heads:
+        terms["au"] = F.binary_cross_entropy_with_logits(out.mer_logits.float(), batch["aus"])
+        total = total + config.loss_au * terms["au"]
+    if "flow" in heads:  # the joint loss's scale
+        terms["flow"] = F.mse_loss(out.flow[..., 0].float(), batch["flow"]) / FRAME_PAIRS
+        total = total + config.loss_flow * terms["flow"]
+    if "landmarks" in heads:
+        terms["landmark"] = landmark_loss(out.landmarks.float(), batch["landmarks"])
+        total = total + config.loss_landmark * terms["landmark"]
+    return total, {k: v.detach() for k, v in terms.items()}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,9 +49,12 @@ class PretrainConfig:
         for name, low in ranges:
             if getattr(self, name) < low:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
-        for name in ("time_budget", "eval_every", "curriculum_steps", "warmup_steps", "lr", "weight_decay"):
+        losses = ("loss_au", "loss_flow", "loss_landmark")
+        for name in ("time_budget", "eval_every", "curriculum_steps", "warmup_steps", "lr", "weight_decay", *losses):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
+        if not any(getattr(self, name) > 0 for name in losses):
+            raise ConfigError("at least one of --loss-au, --loss-flow and --loss-landmark must be above 0")
         if self.motion_input not in MOTION_INPUTS:
             raise ConfigError(f"--motion-input must be one of {MOTION_INPUTS}, got {self.motion_input!r}")
         if self.precision not in ("float32", "bfloat16"):
