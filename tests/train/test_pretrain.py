@@ -98,9 +98,24 @@ def test_a_head_whose_loss_is_off_is_not_computed():
         "pair": torch.tensor([0]),
     }
     total, terms = pretrain.pretrain_loss(model, batch, config)
-    assert torch.isclose(total, terms["au"]) and terms["flow"].isnan() and terms["landmark"].isnan()
+    assert torch.isclose(total, terms["au"]) and all(terms[k].isnan() for k in ("head", "flow", "landmark"))
     total.backward()
     assert model.mer_head.fc2.weight.grad is not None and model.landmark_head.parameters().__next__().grad is None
+
+
+def test_the_head_direction_has_a_loss_of_its_own():
+    from mol.train import pretrain
+
+    config = PretrainConfig(head_motion=True, loss_au=0.0, loss_head=2.0, loss_flow=0.0, loss_landmark=0.0, **TINY)
+    targets = config.stream_config().targets
+    model = MOL(num_classes=len(targets), motion_input="raw").eval()  # the same logits twice
+    truth = torch.zeros(2, len(targets))
+    truth[:, -2:] = 1.0  # the head moved right and down
+    batch = {"clip": torch.rand(2, 1, 8, 128, 128), "aus": truth, "pair": torch.tensor([0])}
+    total, terms = pretrain.pretrain_loss(model, batch, config)
+    logits = model(batch["clip"], heads=("mer",)).mer_logits
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, -2:], truth[:, -2:])
+    assert torch.isclose(terms["head"], expected, atol=1e-6) and torch.isclose(total, 2.0 * expected, atol=1e-6)
 
 
 def test_loss_weights_are_parsed_and_checked():

@@ -92,12 +92,12 @@ def add_pretrain(shared: Shared) -> None:
         default="diff",
         help="recognition reads raw frames (the paper) or frame differences (default diff)",
     )
-    for head, default in (("au", "1"), ("flow", "10"), ("landmark", "0.1")):
+    for target, default in (("au", "1"), ("head", "1"), ("flow", "10"), ("landmark", "0.1")):
         p.add_argument(
-            f"--loss-{head}",
+            f"--loss-{target}",
             type=at_least(0.0, float),
-            help=f"weight of the {head} loss (default {default}; 0 leaves that head untrained, and a step "
-            "without the flow head is several times faster)",
+            help=f"weight of the {target} loss (default {default}; 'head': the head's direction, with "
+            "--head-motion; 0 leaves a head untrained, and a step without the flow head is several times faster)",
         )
     p.add_argument(
         "--identities",

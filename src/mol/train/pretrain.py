@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from mol.constants import FRAME_PAIRS
 from mol.data.synthetic.stream import (
+    STREAM_AUS,
     PhotoFaces,
     amplitude_range,
     batch_stream,
@@ -85,7 +86,8 @@ def pretrain_model(config: PretrainConfig, mean_shape: np.ndarray) -> MOL:
 def trained_heads(config: PretrainConfig) -> tuple[str, ...]:
     """The heads a step computes: those whose loss has a weight (the flow head, most of the
     arithmetic, is skipped when its loss is off)."""
-    weights = {"mer": config.loss_au, "flow": config.loss_flow, "landmarks": config.loss_landmark}
+    recognition = config.loss_au + (config.loss_head if config.head_motion else 0.0)
+    weights = {"mer": recognition, "flow": config.loss_flow, "landmarks": config.loss_landmark}
     return tuple(head for head, weight in weights.items() if weight > 0)
 
 
@@ -94,11 +96,15 @@ def pretrain_loss(model: MOL, batch: dict, config: PretrainConfig) -> tuple[torc
     heads = trained_heads(config)
     out = model(batch["clip"], heads=heads, flow_pairs=batch["pair"])
     nothing = torch.tensor(float("nan"), device=batch["clip"].device)
-    terms = {"au": nothing, "flow": nothing, "landmark": nothing}
+    terms = {"au": nothing, "head": nothing, "flow": nothing, "landmark": nothing}
     total = torch.zeros((), device=batch["clip"].device)
-    if "mer" in heads:
-        terms["au"] = F.binary_cross_entropy_with_logits(out.mer_logits.float(), batch["aus"])
+    if "mer" in heads:  # the action units, and the head's direction as a target of its own weight
+        logits, targets, aus = out.mer_logits.float(), batch["aus"], len(STREAM_AUS)
+        terms["au"] = F.binary_cross_entropy_with_logits(logits[:, :aus], targets[:, :aus])
         total = total + config.loss_au * terms["au"]
+        if config.head_motion:
+            terms["head"] = F.binary_cross_entropy_with_logits(logits[:, aus:], targets[:, aus:])
+            total = total + config.loss_head * terms["head"]
     if "flow" in heads:  # the joint loss's scale
         terms["flow"] = F.mse_loss(out.flow[..., 0].float(), batch["flow"]) / FRAME_PAIRS
         total = total + config.loss_flow * terms["flow"]

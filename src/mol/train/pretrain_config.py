@@ -23,7 +23,8 @@ class PretrainConfig:
     lr: float = 1e-3
     warmup_steps: int = 50
     weight_decay: float = 1e-3
-    loss_au: float = 1.0
+    loss_au: float = 1.0  # BCE over the action units
+    loss_head: float = 1.0  # BCE over the head's direction (with head_motion)
     loss_flow: float = 10.0
     loss_landmark: float = 0.1
     motion_input: str = "diff"
@@ -49,11 +50,12 @@ class PretrainConfig:
         for name, low in ranges:
             if getattr(self, name) < low:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
-        losses = ("loss_au", "loss_flow", "loss_landmark")
+        losses = ("loss_au", "loss_head", "loss_flow", "loss_landmark")
         for name in ("time_budget", "eval_every", "curriculum_steps", "warmup_steps", "lr", "weight_decay", *losses):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
-        if not any(getattr(self, name) > 0 for name in losses):
+        trained = [name for name in losses if getattr(self, name) > 0 and (name != "loss_head" or self.head_motion)]
+        if not trained:
             raise ConfigError("at least one of --loss-au, --loss-flow and --loss-landmark must be above 0")
         if self.motion_input not in MOTION_INPUTS:
             raise ConfigError(f"--motion-input must be one of {MOTION_INPUTS}, got {self.motion_input!r}")

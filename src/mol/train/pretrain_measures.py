@@ -135,8 +135,10 @@ def plot_pretraining(log: list[dict], evals: list[dict], eval_sets: list[EvalSet
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     steps = [r["step"] for r in log]
-    for key in ("au", "flow", "landmark"):
-        left.plot(steps, [r[key] for r in log], label=f"{key} loss (fresh clips)")
+    for key in ("au", "head", "flow", "landmark"):  # a loss that is off is NaN, and absent in older logs
+        values = [float(r.get(key, "nan")) for r in log]
+        if not all(np.isnan(values)):
+            left.plot(steps, values, label=f"{key} loss (fresh clips)")
     left.set_yscale("log")
     left.set_xlabel("step")
     left.legend()
