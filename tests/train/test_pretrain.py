@@ -127,3 +127,19 @@ def test_loss_weights_are_parsed_and_checked():
     assert command_line(config) == ["--loss-flow 0.0", "--loss-landmark 0.0"]
     with pytest.raises(ConfigError, match="at least one"):
         PretrainConfig(loss_au=0.0, loss_flow=0.0, loss_landmark=0.0).validate()
+
+
+def test_a_stage_starts_from_an_earlier_run(tmp_path):
+    first = tmp_path / "first"
+    Pretrainer(PretrainConfig(steps=1, motion_input="raw", **TINY), first).run(progress=False)
+    earlier = read_pretrained(first / "pretrained.safetensors")[0]
+    stage = Pretrainer(
+        PretrainConfig(steps=1, motion_input="raw", init=str(first / "pretrained.safetensors"), **TINY),
+        tmp_path / "second",
+    )
+    mine = stage.model.state_dict()
+    assert all(torch.equal(mine[k], earlier[k]) for k in earlier)  # the class layer and the flow head too
+    card = stage.run(progress=False)
+    assert card["init"]["init"] == "file" and card["init"]["file"] == "pretrained.safetensors"
+    with pytest.raises(ConfigError, match="motion_input"):
+        Pretrainer(PretrainConfig(steps=1, init=str(first / "pretrained.safetensors"), **TINY), tmp_path / "third")

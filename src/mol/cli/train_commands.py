@@ -136,6 +136,11 @@ def add_pretrain(shared: Shared) -> None:
         "--precision", choices=("float32", "bfloat16"), default="float32", help="training arithmetic (float32)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the stream, the measuring sets and the weights")
+    p.add_argument(
+        "--init",
+        help="start from the weights of an earlier `mol pretrain` run (its pretrained.safetensors): a later "
+        "stage with other settings (default: scratch)",
+    )
     p.add_argument("--face-cache", help="folder keeping the framed photographs (lets a machine without dlib use them)")
 
 

@@ -112,11 +112,12 @@ def init_record(init: str, motion_input: str = "diff") -> Initialization:
     )
 
 
-def start_from(model: torch.nn.Module, init: str) -> list[str]:
+def start_from(model: torch.nn.Module, init: str, class_layer: bool = False) -> list[str]:
     """Copy the pre-trained tensors ``init`` names into ``model``; return the names kept fresh.
 
     The network's input option must match the weights'; everything else that matches in name
-    and shape is taken, except the final class layer (CLASS_LAYER)."""
+    and shape is taken, except the final class layer (CLASS_LAYER) unless ``class_layer`` (a
+    pre-training run continuing another, on the same targets)."""
     path = resolve_init(init, model.config.motion_input)
     if path is None:
         return list(model.state_dict())
@@ -131,7 +132,8 @@ def start_from(model: torch.nn.Module, init: str) -> list[str]:
                 f"set {key}: {theirs} (e.g. --set {key}={theirs})"
             )
     target = model.state_dict()
-    taken = {k: v for k, v in state.items() if k in target and k not in CLASS_LAYER and v.shape == target[k].shape}
+    skipped = () if class_layer else CLASS_LAYER
+    taken = {k: v for k, v in state.items() if k in target and k not in skipped and v.shape == target[k].shape}
     with torch.no_grad():
         for k, v in taken.items():
             target[k].copy_(v)

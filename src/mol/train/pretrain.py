@@ -37,7 +37,7 @@ from mol.errors import ConfigError
 from mol.files import atomic_write, write_csv_atomically, write_text_atomically
 from mol.model.checkpoint import save_checkpoint
 from mol.model.mol import MOL
-from mol.model.pretrained import save_shippable
+from mol.model.pretrained import init_record, save_shippable, start_from
 from mol.train.losses import landmark_loss
 from mol.train.optim import make_optimizer
 from mol.train.pretrain_config import RESUMABLE_CHANGES, PretrainConfig, command_line, identity_pool_description
@@ -140,7 +140,10 @@ class Pretrainer:
         self.device = torch.device(config.device)
         torch.manual_seed(config.seed)
         self.eval_sets = make_eval_sets(config)
-        self.model = pretrain_model(config, self.eval_sets[0].mean_shape).to(self.device)
+        self.model = pretrain_model(config, self.eval_sets[0].mean_shape)
+        if config.init:  # a stage after another run: its weights, the class layer included (same targets)
+            start_from(self.model, config.init, class_layer=True)
+        self.model.to(self.device)
         self.optimizer = make_optimizer(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         self.state = PretrainState()
         self.resume_path = self.out / "resume.pt"
@@ -245,7 +248,8 @@ class Pretrainer:
             s.log.append(
                 {"step": s.step, "seconds": round(s.seconds, 1), "amplitude_low": low, "amplitude_high": high, **values}
             )
-            bar.set_postfix(loss=f"{values['total']:.3f}", au=f"{values['au']:.3f}", amp=f"{low:.1f}-{high:.1f}")
+            shown = {k: f"{v:.3f}" for k, v in values.items() if v == v}  # the losses that are on (not NaN)
+            bar.set_postfix(**shown, amp=f"{low:.1f}-{high:.1f}")
         bar.update()
         if c.eval_every and s.step % c.eval_every == 0:
             self.measure()
@@ -278,6 +282,7 @@ class Pretrainer:
             "machine": machine_description(self.device),
             "clips_seen": s.step * c.batch_size,
             "identity_pool": identity_pool_description(c),
+            "init": asdict(init_record(c.init, c.motion_input)) if c.init else "scratch",
             "final": s.evals[-1],
             "start": s.evals[0],
         }

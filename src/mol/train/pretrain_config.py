@@ -42,6 +42,7 @@ class PretrainConfig:
     precision: str = "float32"
     seed: int = 0
     face_cache: str = ""  # folder of framed photographs (see PhotoFaces)
+    init: str = ""  # a weights file of an earlier `mol pretrain` run to start from ("": scratch)
 
     def validate(self) -> PretrainConfig:
         from mol.data.synthetic.benchmark import PARTS
