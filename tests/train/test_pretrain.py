@@ -1,6 +1,7 @@
 """`mol pretrain` on tiny settings: it learns from fresh clips, resumes, and the trainer starts from it."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -143,3 +144,13 @@ def test_a_stage_starts_from_an_earlier_run(tmp_path):
     assert card["init"]["init"] == "file" and card["init"]["file"] == "pretrained.safetensors"
     with pytest.raises(ConfigError, match="motion_input"):
         Pretrainer(PretrainConfig(steps=1, init=str(first / "pretrained.safetensors"), **TINY), tmp_path / "third")
+
+
+def test_an_untrained_target_is_measured_as_nan_not_as_a_figure(tmp_path):
+    trainer = Pretrainer(PretrainConfig(steps=1, loss_flow=0.0, **TINY), tmp_path)
+    trainer.measure()
+    row = trainer.state.evals[-1]
+    flow = [k for k in row if k.endswith("/flow_epe")]
+    assert flow and all(math.isnan(row[k]) for k in flow)
+    assert all(not math.isnan(row[k.replace("flow_epe", "flow_epe_zero")]) for k in flow)  # the baseline stays
+    assert all(not math.isnan(row[k]) for k in row if k.endswith("/landmark_nme_percent"))

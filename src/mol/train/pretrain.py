@@ -38,10 +38,10 @@ from mol.files import atomic_write, write_csv_atomically, write_text_atomically
 from mol.model.checkpoint import save_checkpoint
 from mol.model.mol import MOL
 from mol.model.pretrained import init_record, save_shippable, start_from
-from mol.train.losses import landmark_loss
+from mol.train.losses import LossWeights, landmark_loss
 from mol.train.optim import make_optimizer
 from mol.train.pretrain_config import RESUMABLE_CHANGES, PretrainConfig, command_line, identity_pool_description
-from mol.train.pretrain_measures import batch_to_device, evaluate, make_eval_sets, plot_pretraining
+from mol.train.pretrain_measures import MEASURES_OF, batch_to_device, evaluate, make_eval_sets, plot_pretraining
 
 
 # ---------------------------------------------------------------------------------------------
@@ -84,33 +84,26 @@ def pretrain_model(config: PretrainConfig, mean_shape: np.ndarray) -> MOL:
 
 
 def trained_heads(config: PretrainConfig) -> tuple[str, ...]:
-    """The heads a step computes: those whose loss has a weight (the flow head, most of the
-    arithmetic, is skipped when its loss is off)."""
-    recognition = config.loss_au + (config.loss_head if config.head_motion else 0.0)
-    weights = {"mer": recognition, "flow": config.loss_flow, "landmarks": config.loss_landmark}
-    return tuple(head for head, weight in weights.items() if weight > 0)
+    """The heads a step computes: those with a target whose loss is on (the flow head, most of
+    the arithmetic, is skipped when its loss is off)."""
+    w = config.loss_weights
+    return LossWeights(w["au"] + w["head"], w["flow"], w["landmark"]).heads()
 
 
 def pretrain_loss(model: MOL, batch: dict, config: PretrainConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """The weighted sum of the trained heads' losses, and each term (NaN for a head not trained)."""
-    heads = trained_heads(config)
-    out = model(batch["clip"], heads=heads, flow_pairs=batch["pair"])
+    """The weighted sum of the losses that are on, and each term (NaN for a target not trained)."""
+    weights = config.loss_weights
+    out = model(batch["clip"], heads=trained_heads(config), flow_pairs=batch["pair"])
+    aus = len(STREAM_AUS)
+    losses = {  # computed only for the targets that train
+        "au": lambda: F.binary_cross_entropy_with_logits(out.mer_logits[:, :aus].float(), batch["aus"][:, :aus]),
+        "head": lambda: F.binary_cross_entropy_with_logits(out.mer_logits[:, aus:].float(), batch["aus"][:, aus:]),
+        "flow": lambda: F.mse_loss(out.flow[..., 0].float(), batch["flow"]) / FRAME_PAIRS,  # the joint loss's scale
+        "landmark": lambda: landmark_loss(out.landmarks.float(), batch["landmarks"]),
+    }
     nothing = torch.tensor(float("nan"), device=batch["clip"].device)
-    terms = {"au": nothing, "head": nothing, "flow": nothing, "landmark": nothing}
-    total = torch.zeros((), device=batch["clip"].device)
-    if "mer" in heads:  # the action units, and the head's direction as a target of its own weight
-        logits, targets, aus = out.mer_logits.float(), batch["aus"], len(STREAM_AUS)
-        terms["au"] = F.binary_cross_entropy_with_logits(logits[:, :aus], targets[:, :aus])
-        total = total + config.loss_au * terms["au"]
-        if config.head_motion:
-            terms["head"] = F.binary_cross_entropy_with_logits(logits[:, aus:], targets[:, aus:])
-            total = total + config.loss_head * terms["head"]
-    if "flow" in heads:  # the joint loss's scale
-        terms["flow"] = F.mse_loss(out.flow[..., 0].float(), batch["flow"]) / FRAME_PAIRS
-        total = total + config.loss_flow * terms["flow"]
-    if "landmarks" in heads:
-        terms["landmark"] = landmark_loss(out.landmarks.float(), batch["landmarks"])
-        total = total + config.loss_landmark * terms["landmark"]
+    terms = {name: loss() if weights[name] > 0 else nothing for name, loss in losses.items()}
+    total = sum(weights[name] * term for name, term in terms.items() if weights[name] > 0)
     return total, {k: v.detach() for k, v in terms.items()}
 
 
@@ -196,10 +189,14 @@ class Pretrainer:
         return {"total": total.detach(), **terms}
 
     def measure(self) -> None:
+        """The transfer measures now; those of an output no loss of this run trains (and none
+        before it: no --init) are NaN, not figures of an untrained head."""
+        untrained = () if self.config.init else [k for k, w in self.config.loss_weights.items() if w == 0]
         row = {"step": self.state.step, "seconds": round(self.state.seconds, 1)}
         for eval_set in self.eval_sets:
             for key, value in evaluate(self.model, eval_set, self.device).items():
-                row[f"{eval_set.name}/{key}"] = round(value, 5)
+                hidden = any(key in MEASURES_OF[target] for target in untrained)
+                row[f"{eval_set.name}/{key}"] = float("nan") if hidden else round(value, 5)
         self.state.evals.append(row)
 
     def done(self) -> bool:

@@ -55,9 +55,11 @@ class PretrainConfig:
         for name in ("time_budget", "eval_every", "curriculum_steps", "warmup_steps", "lr", "weight_decay", *losses):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
-        trained = [name for name in losses if getattr(self, name) > 0 and (name != "loss_head" or self.head_motion)]
-        if not trained:
-            raise ConfigError("at least one of --loss-au, --loss-flow and --loss-landmark must be above 0")
+        if not any(weight > 0 for weight in self.loss_weights.values()):
+            raise ConfigError(
+                "at least one of --loss-au, --loss-flow and --loss-landmark (or --loss-head with --head-motion) "
+                "must be above 0"
+            )
         if self.motion_input not in MOTION_INPUTS:
             raise ConfigError(f"--motion-input must be one of {MOTION_INPUTS}, got {self.motion_input!r}")
         if self.precision not in ("float32", "bfloat16"):
@@ -71,6 +73,13 @@ class PretrainConfig:
             raise ConfigError("--eval-people must not be in the pool (--people): they measure transfer")
         self.stream_config()  # raises on a bad identity source
         return self
+
+    @property
+    def loss_weights(self) -> dict[str, float]:
+        """Each target's loss weight: the action units, the head's direction (only with
+        head_motion), the flow, the landmarks."""
+        head = self.loss_head if self.head_motion else 0.0
+        return {"au": self.loss_au, "head": head, "flow": self.loss_flow, "landmark": self.loss_landmark}
 
     def stream_config(self) -> StreamConfig:
         return StreamConfig(

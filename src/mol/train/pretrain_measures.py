@@ -87,6 +87,15 @@ def au_measures(probs: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     }
 
 
+# the measures :func:`evaluate` gives of each target (beside them: their trivial baselines')
+MEASURES_OF = {
+    "au": ("au_micro_f1", "au_balanced_accuracy", "au_exact_match"),
+    "head": ("head_direction_accuracy",),
+    "flow": ("flow_epe",),
+    "landmark": ("landmark_nme_percent",),
+}
+
+
 @torch.no_grad()
 def evaluate(model: MOL, eval_set: EvalSet, device: torch.device) -> dict[str, float]:
     """AU detection, flow EPE beside zero flow, landmark NME beside the mean shape."""
