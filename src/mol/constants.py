@@ -38,7 +38,7 @@ MOTION_INPUTS = ("raw", "diff")
 # package ships, made by `mol pretrain`), or a path to a file `mol pretrain` wrote
 INIT_CHOICES = ("scratch", "pretrained")
 # faces of the pre-training stream: procedural ones, the built-in photographs, or half each
-IDENTITY_SOURCES = ("procedural", "photos", "mixed")
+IDENTITY_SOURCES = ("procedural", "photos", "mixed", "textures")
 ALIGN_MODES = ("per-frame", "onset")  # one similarity transform per frame, or the onset's for all
 FLOW_METHODS = ("tvl1", "dis", "farneback")  # OpenCV estimators for ground-truth flow
 EXACT_FLOW = "exact"  # the synthetic generator's own flow, for `mol synth` data only

@@ -92,18 +92,24 @@ def add_pretrain(shared: Shared) -> None:
         default="diff",
         help="recognition reads raw frames (the paper) or frame differences (default diff)",
     )
-    for target, default in (("au", "1"), ("head", "1"), ("flow", "10"), ("landmark", "0.1")):
+    targets = (
+        ("au", "1", "which action units moved"),
+        ("head", "1", "which way the head moved, with --head-motion"),
+        ("flow", "10", "the exact flow; 0 skips the flow head, several times faster"),
+        ("landmark", "0.1", "the exact landmarks"),
+    )
+    for target, default, what in targets:
         p.add_argument(
             f"--loss-{target}",
             type=at_least(0.0, float),
-            help=f"weight of the {target} loss (default {default}; 'head': the head's direction, with "
-            "--head-motion; 0 leaves a head untrained, and a step without the flow head is several times faster)",
+            help=f"weight of the {target} loss: {what} (default {default}; 0 leaves it untrained)",
         )
     p.add_argument(
         "--identities",
         choices=IDENTITY_SOURCES,
         default="procedural",
-        help="faces of the stream: procedural (default), photos (--people) or mixed",
+        help="faces of the stream: procedural (default), photos (--people), mixed, or textures (no face: "
+        "random textures moved as faces would)",
     )
     p.add_argument(
         "--head-motion",

@@ -134,4 +134,10 @@ def pretrain_settings(args) -> dict:
 def identity_pool_description(c: PretrainConfig) -> str:
     procedural = "procedural faces (a new one for every clip; mol.data.synthetic.procedural)"
     photos = f"the photographs {', '.join(c.people)}, varied in proportions, pose and lighting"
-    return {"procedural": procedural, "photos": photos, "mixed": f"half {procedural}, half {photos}"}[c.identities]
+    textures = "random smooth textures moved by procedural faces' action units and head (no face visible)"
+    return {
+        "procedural": procedural,
+        "photos": photos,
+        "mixed": f"half {procedural}, half {photos}",
+        "textures": textures,
+    }[c.identities]

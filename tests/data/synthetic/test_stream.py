@@ -89,6 +89,18 @@ def test_texture_share_blends_faces_with_random_textures():
         StreamConfig(texture_share=1.5)
 
 
+def test_texture_identities_show_no_face_but_move_as_one():
+    from mol.data.synthetic.stream import draw_identity
+
+    face = draw_identity(StreamConfig(), NO_PHOTOS, np.random.default_rng(4))
+    texture = draw_identity(StreamConfig(identities="textures"), NO_PHOTOS, np.random.default_rng(4))
+    np.testing.assert_array_equal(face.landmarks, texture.landmarks)  # motion placed by the same face
+    correlation = np.corrcoef(face.image.ravel(), texture.image.ravel())[0, 1]
+    assert abs(correlation) < 0.2  # nothing of the face is left to see
+    other = draw_identity(StreamConfig(identities="textures"), NO_PHOTOS, np.random.default_rng(5))
+    assert np.abs(other.image - texture.image).mean() > 10  # a fresh texture each draw
+
+
 def test_curriculum_moves_from_large_to_benchmark_amplitudes():
     assert amplitude_range(0, 100) == LARGE_AMPLITUDE
     assert amplitude_range(99, 100) == LARGE_AMPLITUDE

@@ -56,7 +56,8 @@ HEAD_TARGETS: tuple[str, ...] = ("HEAD_RIGHT", "HEAD_DOWN")
 @dataclass(frozen=True)
 class StreamConfig:
     """What the stream draws. ``people``: photographs (names of the built-in ones) that may serve
-    as identities; ``identities``: procedural faces only, photographs only, or both (half each)."""
+    as identities; ``identities``: procedural faces only, photographs only, both (half each), or
+    textures (a random smooth texture in place of a procedural face, moving as the face would)."""
 
     identities: str = "procedural"
     people: tuple[str, ...] = ()
@@ -84,7 +85,7 @@ class StreamConfig:
             raise ConfigError(f"unknown face photo(s) {unknown}; choose from {sorted(FACE_PHOTOS)}")
         if not 0.0 <= self.texture_share <= 1.0:
             raise ConfigError(f"texture_share must lie in [0, 1], got {self.texture_share}")
-        if self.identities != "procedural" and not self.people:
+        if self.identities in ("photos", "mixed") and not self.people:
             raise ConfigError(f"identities={self.identities!r} needs at least one photograph in people")
 
 
@@ -156,6 +157,10 @@ def draw_identity(config: StreamConfig, photos: PhotoFaces, rng: np.random.Gener
         identity = photo_identity(photos, config.people[int(rng.integers(len(config.people)))], rng)
     else:
         identity = Identity(*random_face(rng))
+    if config.identities == "textures":
+        # no face at all: a texture moved by a face's action units and head, so only motion tells
+        # what moved (the check's stimulus; a stage that breaks the raw input's plateau)
+        return Identity(smooth_texture(len(identity.image), rng), identity.landmarks)
     if config.texture_share > 0 and rng.random() < config.texture_share:
         weight = rng.uniform(0.3, 1.0)
         identity = Identity(
