@@ -19,9 +19,9 @@ textures never seen, with their 95 % Wilson interval.
         --seeds 0,1,2 --init pretrained --eval-every 10
 
 ``--init pretrained`` starts MOL from the shipped pre-trained weights (mol pretrain) of the input
-``--motion-input`` names (raw frames, the default, or frame differences: these cannot tell the
-direction of a random texture's shift, since a left shift's differences are a right shift's
-negated and mirrored); the two-class layer starts fresh.
+``--motion-input`` names (raw frames, the default, or frame differences: harder here, since a
+difference holds the texture's gradient of unknown sign, and the direction shows only in how the
+differences move from frame to frame); the two-class layer starts fresh.
 """
 
 from __future__ import annotations

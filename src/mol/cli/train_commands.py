@@ -117,6 +117,12 @@ def add_pretrain(shared: Shared) -> None:
         help="the head moves as far as the action units, and which way it moved is a target too",
     )
     p.add_argument(
+        "--plain-motion",
+        action="store_true",
+        help="with --head-motion: the head's motion alone, no action units, blinks or photometry (a first "
+        "stage for the raw input)",
+    )
+    p.add_argument(
         "--texture-share",
         type=number(float, 0.0, 1.0),
         help="share of clips whose face is blended with a random smooth texture (default 0)",

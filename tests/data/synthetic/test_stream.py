@@ -77,6 +77,28 @@ def test_head_motion_is_as_large_as_the_action_units_and_its_direction_is_the_ta
     assert plain["aus"].shape == (len(STREAM_AUS),)  # without it: the action units alone
 
 
+def test_plain_motion_moves_the_head_alone_without_photometry():
+    """A plain clip is the head's translation and nothing else: every frame is the first one
+    shifted by the landmarks' own displacement, with no noise, action unit or blink on top."""
+    config = StreamConfig(identities="textures", head_motion=True, plain_motion=True, null_share=0.0)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        clip = make_clip(config, NO_PHOTOS, (4.0, 8.0), 0, rng)
+        assert not clip["aus"][: len(STREAM_AUS)].any()  # no action unit, even with null_share 0
+        moves = clip["landmarks"] - clip["landmarks"][:1]
+        assert np.abs(moves - moves.mean(1, keepdims=True)).max() < 1e-3  # one translation, no local motion
+    from mol.data.synthetic.stream import Identity, draw_identity
+
+    face = draw_identity(StreamConfig(), NO_PHOTOS, np.random.default_rng(4))
+    flat = Identity(np.full_like(face.image, 128.0), face.landmarks)  # nothing for motion to show
+    clip = make_clip(config, NO_PHOTOS, (4.0, 8.0), 0, np.random.default_rng(4), flat)["clip"]
+    assert (clip == 128).all()  # a flat face stays flat: no contrast change, flicker, noise or JPEG
+    noisy = make_clip(StreamConfig(head_motion=True), NO_PHOTOS, (4.0, 8.0), 0, np.random.default_rng(4), flat)
+    assert (noisy["clip"] != 128).any()  # which the usual stream adds
+    with pytest.raises(ConfigError, match="plain_motion needs head_motion"):
+        StreamConfig(plain_motion=True)
+
+
 def test_texture_share_blends_faces_with_random_textures():
     from mol.data.synthetic.stream import draw_identity
 

@@ -71,6 +71,9 @@ class StreamConfig:
     # share of clips whose face is blended with a random smooth texture (weight 0.3-1: at 1 only
     # the texture is left, moving as the face would): appearance a network cannot lean on
     texture_share: float = 0.0
+    # True (with head_motion): the head's motion alone, no action units, blinks or photometry: the
+    # capability check's kind of clip, a first stage that gets the raw input off its plateau
+    plain_motion: bool = False
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -85,6 +88,8 @@ class StreamConfig:
             raise ConfigError(f"unknown face photo(s) {unknown}; choose from {sorted(FACE_PHOTOS)}")
         if not 0.0 <= self.texture_share <= 1.0:
             raise ConfigError(f"texture_share must lie in [0, 1], got {self.texture_share}")
+        if self.plain_motion and not self.head_motion:
+            raise ConfigError("plain_motion needs head_motion: the head's motion is then the only one")
         if self.identities in ("photos", "mixed") and not self.people:
             raise ConfigError(f"identities={self.identities!r} needs at least one photograph in people")
 
@@ -222,7 +227,7 @@ def draw_motion(
 ) -> ClipMotion:
     """Action units at a random apex amplitude (aligned px) plus blinks and head drift."""
     size = identity.image.shape[0]
-    aus = draw_action_units(config, rng)
+    aus = [] if config.plain_motion else draw_action_units(config, rng)
     specs: list[FieldSpec] = []
     coefficients = []
     if aus:
@@ -231,7 +236,7 @@ def draw_motion(
         weights = weights * expression_scale(specs, weights, identity.landmarks, size)
         profile = clip_profile(rng) * rng.uniform(*amplitude)
         coefficients = [profile * w for w in weights]
-    if rng.random() < 0.4:  # a blink, independent of the expression
+    if not config.plain_motion and rng.random() < 0.4:  # a blink, independent of the expression
         specs.append(au_spec("BLINK", identity.landmarks))
         centre, width = rng.uniform(0, CLIP_FRAMES - 1), rng.uniform(0.5, 1.5)
         t = np.arange(CLIP_FRAMES)
@@ -297,7 +302,8 @@ def make_clip(
     motion = draw_motion(identity, config, amplitude, rng)
     fields = [motion.field(i) for i in range(CLIP_FRAMES)]
     frames = np.stack([render(identity.image, u) for u in fields])
-    clip = photometry(frames, rng)[:, EVAL_OFFSET : EVAL_OFFSET + CROP, EVAL_OFFSET : EVAL_OFFSET + CROP]
+    stored = np.clip(np.rint(frames), 0, 255).astype(np.uint8) if config.plain_motion else photometry(frames, rng)
+    clip = stored[:, EVAL_OFFSET : EVAL_OFFSET + CROP, EVAL_OFFSET : EVAL_OFFSET + CROP]
     flow = exact_flow(fields[pair], fields[pair + 1], crop_grid())
     landmarks = np.stack([identity.landmarks + sample_field(u, identity.landmarks) for u in fields]) - EVAL_OFFSET
     target = np.zeros(len(config.targets), np.float32)
