@@ -12,7 +12,7 @@ from mol.model import MOL
 from mol.model.pretrained import read_pretrained, start_from
 from mol.train.pretrain import Pretrainer
 from mol.train.pretrain_config import PretrainConfig, command_line
-from mol.train.pretrain_measures import au_measures
+from mol.train.pretrain_measures import au_measures, identity_batches
 
 TINY = dict(batch_size=2, eval_clips=8, eval_every=2, checkpoint_every=1, curriculum_steps=1, eval_people=())
 
@@ -154,3 +154,11 @@ def test_an_untrained_target_is_measured_as_nan_not_as_a_figure(tmp_path):
     assert flow and all(math.isnan(row[k]) for k in flow)
     assert all(not math.isnan(row[k.replace("flow_epe", "flow_epe_zero")]) for k in flow)  # the baseline stays
     assert all(not math.isnan(row[k]) for k in row if k.endswith("/landmark_nme_percent"))
+
+
+@pytest.mark.parametrize("clips", [64, 60])
+def test_measuring_clips_use_every_held_out_identity_alike(clips):
+    batches = identity_batches(list(range(16)), clips)
+    assert sum(len(b) for b in batches) == clips and all(len(b) <= 8 for b in batches)
+    counts = [sum(b.count(i) for b in batches) for i in range(16)]
+    assert max(counts) - min(counts) <= 1  # before: faces 8-15 served once, 0-7 seven times

@@ -123,6 +123,11 @@ def add_pretrain(shared: Shared) -> None:
         "stage for the raw input)",
     )
     p.add_argument(
+        "--sharp-textures",
+        action="store_true",
+        help="random textures finer and stronger (blur 1-1.5 px, the capability check's kind): their motion shows more",
+    )
+    p.add_argument(
         "--texture-share",
         type=number(float, 0.0, 1.0),
         help="share of clips whose face is blended with a random smooth texture (default 0)",

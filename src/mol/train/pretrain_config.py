@@ -32,6 +32,7 @@ class PretrainConfig:
     head_motion: bool = False  # the head moves as far as the action units and its direction is a target
     texture_share: float = 0.0  # share of clips whose face is blended with a random smooth texture
     plain_motion: bool = False  # with head_motion: the head's motion alone (no AUs, blinks, photometry)
+    sharp_textures: bool = False  # finer, stronger random textures (the capability check's kind)
     people: tuple[str, ...] = ()  # photographs in the pool (never the benchmark's test people)
     eval_people: tuple[str, ...] = ("hopper", "paul")  # photographs the pool never holds: transfer
     curriculum_steps: int = 300
@@ -89,6 +90,7 @@ class PretrainConfig:
             head_motion=self.head_motion,
             texture_share=self.texture_share,
             plain_motion=self.plain_motion,
+            sharp_textures=self.sharp_textures,
         )
 
     def to_dict(self) -> dict:

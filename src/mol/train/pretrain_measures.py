@@ -48,6 +48,13 @@ class EvalSet:
     mean_shape: np.ndarray  # (68, 2) crop pixels: the trivial landmark predictor
 
 
+def identity_batches(identities: list, clips: int, batch: int = 8) -> list[list]:
+    """The identities of ``clips`` measuring clips in batches of ``batch``, taken in turn, so each
+    identity serves as often as any other (within one)."""
+    turn = [identities[i % len(identities)] for i in range(clips)]
+    return [turn[i : i + batch] for i in range(0, clips, batch)]
+
+
 def make_eval_sets(config: PretrainConfig) -> list[EvalSet]:
     stream = config.stream_config()
     photos = PhotoFaces(tuple(config.eval_people), config.face_cache or None)
@@ -61,8 +68,8 @@ def make_eval_sets(config: PretrainConfig) -> list[EvalSet]:
     out = []
     for name, identities in sets:
         batches = [
-            make_batch(stream, photos, 8, BENCHMARK_AMPLITUDE, rng, identities[i : i + 8] or identities)
-            for i in range(0, config.eval_clips, 8)
+            make_batch(stream, photos, len(group), BENCHMARK_AMPLITUDE, rng, group)
+            for group in identity_batches(identities, config.eval_clips)
         ]
         out.append(EvalSet(name, batches, mean_shape))
     return out

@@ -99,6 +99,23 @@ def test_plain_motion_moves_the_head_alone_without_photometry():
         StreamConfig(plain_motion=True)
 
 
+def test_sharp_textures_show_a_shift_more_than_smooth_ones():
+    from mol.data.synthetic.stream import smooth_texture
+
+    def shift_signal(sharp: bool) -> float:  # mean |T(x + 1) - T(x)| over many textures
+        rng = np.random.default_rng(6)
+        return float(np.mean([np.abs(np.diff(smooth_texture(96, rng, sharp), axis=1)).mean() for _ in range(20)]))
+
+    assert shift_signal(True) > 2 * shift_signal(False)
+
+    def stream_signal(sharp: bool) -> float:  # the same through the stream's clips
+        config = StreamConfig(identities="textures", sharp_textures=sharp)
+        clips = [make_clip(config, NO_PHOTOS, (1.0, 2.0), 0, np.random.default_rng(i))["clip"][0] for i in range(6)]
+        return float(np.mean([np.abs(np.diff(c.astype(float), axis=1)).mean() for c in clips]))
+
+    assert stream_signal(True) > 1.5 * stream_signal(False)
+
+
 def test_texture_share_blends_faces_with_random_textures():
     from mol.data.synthetic.stream import draw_identity
 

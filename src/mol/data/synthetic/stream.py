@@ -74,6 +74,7 @@ class StreamConfig:
     # True (with head_motion): the head's motion alone, no action units, blinks or photometry: the
     # capability check's kind of clip, a first stage that gets the raw input off its plateau
     plain_motion: bool = False
+    sharp_textures: bool = False  # SHARP_TEXTURE instead of SMOOTH_TEXTURE for the random textures
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -164,22 +165,30 @@ def draw_identity(config: StreamConfig, photos: PhotoFaces, rng: np.random.Gener
         identity = Identity(*random_face(rng))
     if config.identities == "textures":
         # no face at all: a texture moved by a face's action units and head, so only motion tells
-        # what moved (the check's stimulus; a stage that breaks the raw input's plateau)
-        return Identity(smooth_texture(len(identity.image), rng), identity.landmarks)
+        # what moved (the capability check's kind of stimulus)
+        return Identity(smooth_texture(len(identity.image), rng, config.sharp_textures), identity.landmarks)
     if config.texture_share > 0 and rng.random() < config.texture_share:
         weight = rng.uniform(0.3, 1.0)
         identity = Identity(
-            (1 - weight) * identity.image + weight * smooth_texture(len(identity.image), rng), identity.landmarks
+            (1 - weight) * identity.image + weight * smooth_texture(len(identity.image), rng, config.sharp_textures),
+            identity.landmarks,
         )
     return identity
 
 
-def smooth_texture(size: int, rng: np.random.Generator) -> np.ndarray:
+# blur σ (px) and contrast (grey levels per noise sd) of the random textures: smooth, or sharp (the
+# capability check's kind: a 5-px box blur, sd 0.6 of the half range), whose motion shows more
+SMOOTH_TEXTURE = ((1.0, 4.0), (30.0, 70.0))
+SHARP_TEXTURE = ((1.0, 1.5), (60.0, 90.0))
+
+
+def smooth_texture(size: int, rng: np.random.Generator, sharp: bool = False) -> np.ndarray:
     """A random smooth grey texture (size, size) float32 in 0..255: noise blurred at a random scale."""
-    sigma = rng.uniform(1.0, 4.0)
+    (sigmas, contrasts) = SHARP_TEXTURE if sharp else SMOOTH_TEXTURE
+    sigma = rng.uniform(*sigmas)
     noise = cv2.GaussianBlur(rng.standard_normal((size, size)).astype(np.float32), (0, 0), sigma)
     noise /= noise.std() + 1e-6
-    return np.clip(128 + rng.uniform(30, 70) * noise, 0, 255).astype(np.float32)
+    return np.clip(128 + rng.uniform(*contrasts) * noise, 0, 255).astype(np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
