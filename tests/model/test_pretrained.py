@@ -7,6 +7,7 @@ from mol.errors import CheckpointError, ConfigError
 from mol.model import MOL
 from mol.model.pretrained import (
     CLASS_LAYER,
+    SHIPPED,
     SHIPPED_FILE,
     init_record,
     read_pretrained,
@@ -63,20 +64,25 @@ def test_scratch_changes_nothing():
     assert init_record("scratch").init == "scratch" and init_record("scratch").file is None
 
 
-def test_the_shipped_weights_load():
-    assert SHIPPED_FILE.is_file() and SHIPPED_FILE.stat().st_size < 25e6
-    _, config, card = read_pretrained(SHIPPED_FILE)
-    model = MOL(num_classes=3, motion_input=config["motion_input"])
+@pytest.mark.parametrize("motion_input", ["diff", "raw"])
+def test_the_shipped_weights_load(motion_input):
+    version, path = SHIPPED[motion_input]
+    assert path.is_file() and path.stat().st_size < 25e6
+    _, config, card = read_pretrained(path)
+    assert config["motion_input"] == motion_input
+    model = MOL(num_classes=3, motion_input=motion_input)
     start_from(model, "pretrained")
-    record = init_record("pretrained")
-    assert record.init == "pretrained" and record.version and card["steps"] == record.pretrain_steps
+    record = init_record("pretrained", motion_input)
+    assert record.init == "pretrained" and record.version == version and card["steps"] == record.pretrain_steps
     with torch.no_grad():
         out = model.eval()(torch.zeros(1, 1, 8, 128, 128), heads=("mer",))
     assert out.mer_logits.shape == (1, 3)
 
 
-def test_pretrained_names_the_weights_of_the_networks_input():
+def test_pretrained_names_the_weights_of_the_networks_input(monkeypatch):
     assert resolve_init("pretrained", "diff") == SHIPPED_FILE
+    assert resolve_init("pretrained", "raw") == SHIPPED["raw"][1] != SHIPPED_FILE
+    monkeypatch.delitem(SHIPPED, "raw")  # an input option without shipped weights
     with pytest.raises(ConfigError, match="no pre-trained weights ship for motion_input=raw"):
         start_from(MOL(num_classes=3, motion_input="raw"), "pretrained")
     with pytest.raises(ConfigError, match="mol pretrain --motion-input raw"):

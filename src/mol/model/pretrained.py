@@ -25,6 +25,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # shipped inside 
 # the shipped weights for each input option (MOLConfig.motion_input) that has them: version, file
 SHIPPED: dict[str, tuple[str, Path]] = {
     "diff": ("1", WEIGHTS_DIR / "mol-pretrained-v1.safetensors"),
+    "raw": ("raw-1", WEIGHTS_DIR / "mol-pretrained-raw-v1.safetensors"),
 }
 SHIPPED_VERSION, SHIPPED_FILE = SHIPPED["diff"]  # the frame-difference weights: the synthetic preset's
 SHIPPABLE_FORMAT = "mol-pretrained"
