@@ -138,6 +138,8 @@ def test_texture_identities_show_no_face_but_move_as_one():
     assert abs(correlation) < 0.2  # nothing of the face is left to see
     other = draw_identity(StreamConfig(identities="textures"), NO_PHOTOS, np.random.default_rng(5))
     assert np.abs(other.image - texture.image).mean() > 10  # a fresh texture each draw
+    with pytest.raises(ConfigError, match="no face to blend"):
+        StreamConfig(identities="textures", texture_share=0.5)  # would be silently ignored
 
 
 def test_curriculum_moves_from_large_to_benchmark_amplitudes():

@@ -89,6 +89,8 @@ class StreamConfig:
             raise ConfigError(f"unknown face photo(s) {unknown}; choose from {sorted(FACE_PHOTOS)}")
         if not 0.0 <= self.texture_share <= 1.0:
             raise ConfigError(f"texture_share must lie in [0, 1], got {self.texture_share}")
+        if self.identities == "textures" and self.texture_share > 0:
+            raise ConfigError("texture_share blends faces with textures; identities='textures' has no face to blend")
         if self.plain_motion and not self.head_motion:
             raise ConfigError("plain_motion needs head_motion: the head's motion is then the only one")
         if self.identities in ("photos", "mixed") and not self.people:
