@@ -6,19 +6,22 @@ seeds it shares with it (seed s of one recipe is paired with seed s of the other
         "scratch=runs/scr-s0,runs/scr-s1,runs/scr-s2" "pretrained=runs/pre-s0,runs/pre-s1,runs/pre-s2"
 
 The first recipe is the reference. Every run must have been tested on the same videos (the same
-cache and folds). Writes seeds.json, seeds.csv (one row per run) and seeds.md.
+cache and folds). ``--subject S`` keeps one held-out person's videos and resamples videos instead
+(for a fold whose other person is not a clean measure). Writes seeds.json, seeds.csv (one row per
+run) and seeds.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from mol.files import write_csv_atomically, write_text_atomically
-from mol.train.compare import METRICS, interval, load_run_videos, paired_bootstrap, scores, subject_ids
+from mol.train.compare import METRICS, RunVideos, interval, load_run_videos, paired_bootstrap, scores, subject_ids
 
 
 def parse_groups(items: list[str]) -> dict[str, list[Path]]:
@@ -31,8 +34,21 @@ def parse_groups(items: list[str]) -> dict[str, list[Path]]:
     return groups
 
 
-def compare_seeds(groups: dict[str, list[Path]], resamples: int, seed: int) -> dict:
+def only_subject(run: RunVideos, subject: str) -> RunVideos:
+    """The run's videos of one held-out subject (``dataset/subject`` or ``subject``)."""
+    key = run.table["dataset"].astype(str) + "/" + run.table["subject"].astype(str)
+    keep = (key == subject) | (run.table["subject"].astype(str) == subject)
+    if not keep.any():
+        raise SystemExit(f"{run.name}: no video of subject {subject!r}")
+    return replace(run, table=run.table[keep.to_numpy()].reset_index(drop=True))
+
+
+def compare_seeds(groups: dict[str, list[Path]], resamples: int, seed: int, subject: str | None = None) -> dict:
+    """``subject``: only that held-out person's videos, resampled video by video (one person
+    cannot be resampled as a unit)."""
     runs = {name: [load_run_videos(d) for d in dirs] for name, dirs in groups.items()}
+    if subject:
+        runs = {name: [only_subject(r, subject) for r in seeds] for name, seeds in runs.items()}
     first = next(iter(runs.values()))[0]
     for name, seeds in runs.items():
         for run in seeds:
@@ -41,7 +57,7 @@ def compare_seeds(groups: dict[str, list[Path]], resamples: int, seed: int) -> d
             ):
                 raise SystemExit(f"{name}: {run.name} was tested on other videos than {first.name}")
     labels = first.table["label"].to_numpy()
-    groups_ids = subject_ids(first.table)
+    groups_ids = np.arange(len(first.table)) if subject else subject_ids(first.table)
     n = len(first.classes)
     flat = [(name, i, run) for name, seeds in runs.items() for i, run in enumerate(seeds)]
     boot = paired_bootstrap(labels, [r.table["pred"].to_numpy() for _, _, r in flat], groups_ids, n, resamples, seed)
@@ -76,7 +92,16 @@ def compare_seeds(groups: dict[str, list[Path]], resamples: int, seed: int) -> d
                 row[f"delta_{metric}"] = float(point)
                 row[f"delta_{metric}_ci95"] = interval(diff)
         rows.append(row)
-    return {"reference": reference, "resamples": resamples, "classes": first.classes, "recipes": rows, "runs": per_run}
+    unit = "video" if subject else "subject"
+    return {
+        "reference": reference,
+        "resamples": resamples,
+        "resampling_unit": unit,
+        "subject": subject,
+        "classes": first.classes,
+        "recipes": rows,
+        "runs": per_run,
+    }
 
 
 def _delta(row: dict, metric: str) -> str:
@@ -89,7 +114,8 @@ def _delta(row: dict, metric: str) -> str:
 def markdown(result: dict) -> str:
     lines = [
         f"Video level, mean ± sd over seeds; Δ = paired difference from {result['reference']} (seed s with seed s), "
-        f"averaged over seeds, 95 % interval from {result['resamples']} subject bootstrap resamples.",
+        f"averaged over seeds, 95 % interval from {result['resamples']} {result['resampling_unit']} bootstrap resamples"
+        + (f"; held-out subject {result['subject']} only." if result["subject"] else "."),
         "",
         "| recipe | seeds | videos | UAR | UF1 | Δ UAR [95 % CI] | Δ UF1 [95 % CI] |",
         "|---|---|---|---|---|---|---|",
@@ -110,8 +136,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--resamples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--subject", help="only this held-out subject's videos (DATASET/SUBJECT or SUBJECT)")
     args = parser.parse_args()
-    result = compare_seeds(parse_groups(args.groups), args.resamples, args.seed)
+    result = compare_seeds(parse_groups(args.groups), args.resamples, args.seed, args.subject)
     args.out.mkdir(parents=True, exist_ok=True)
     write_text_atomically(args.out / "seeds.json", json.dumps(result, indent=2) + "\n")
     write_csv_atomically(args.out / "seeds.csv", result["runs"])
