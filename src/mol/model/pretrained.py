@@ -24,7 +24,7 @@ from mol.model.record import Initialization
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"  # shipped inside the package
 # the shipped weights for each input option (MOLConfig.motion_input) that has them: version, file
 SHIPPED: dict[str, tuple[str, Path]] = {
-    "diff": ("1", WEIGHTS_DIR / "mol-pretrained-v1.safetensors"),
+    "diff": ("2", WEIGHTS_DIR / "mol-pretrained-v2.safetensors"),
     "raw": ("raw-1", WEIGHTS_DIR / "mol-pretrained-raw-v1.safetensors"),
 }
 SHIPPED_VERSION, SHIPPED_FILE = SHIPPED["diff"]  # the frame-difference weights: the synthetic preset's
