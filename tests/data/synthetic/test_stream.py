@@ -5,6 +5,7 @@ import pytest
 
 from mol.constants import CROP, FRAME_PAIRS
 from mol.data.synthetic import sample_field
+from mol.data.synthetic.photos import FACE_PHOTOS, POOL_PHOTOS
 from mol.data.synthetic.stream import (
     BENCHMARK_AMPLITUDE,
     LARGE_AMPLITUDE,
@@ -169,6 +170,11 @@ def test_batch_shares_one_pair():
     batch = make_batch(StreamConfig(), NO_PHOTOS, 3, BENCHMARK_AMPLITUDE, np.random.default_rng(0))
     assert batch["clip"].shape == (3, 8, CROP, CROP)
     assert 0 <= int(batch["pair"]) < FRAME_PAIRS
+
+
+def test_pool_photographs_join_the_stream_but_no_synthetic_dataset():
+    assert StreamConfig(identities="mixed", people=("hopper", "cranston")).people == ("hopper", "cranston")
+    assert "cranston" in POOL_PHOTOS and "cranston" not in FACE_PHOTOS
 
 
 def test_bad_stream_settings_are_refused():

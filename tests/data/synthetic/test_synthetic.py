@@ -13,7 +13,7 @@ from mol.data.prepare import prepare
 from mol.data.synthetic.dataset import generate_dataset, iter_videos, sheet_action_units
 from mol.data.synthetic.ground_truth import GroundTruth, aligned_ground_truth
 from mol.data.synthetic.motion import SCHEME_EMOTIONS, exact_flow, inverse_map, sample_field
-from mol.data.synthetic.photos import FACE_PHOTOS, load_face
+from mol.data.synthetic.photos import FACE_PHOTOS, POOL_PHOTOS, load_face
 from mol.data.synthetic.video import SynthConfig, subject_faces
 
 SMALL = {"subjects": 2, "clips_per_class": 1, "size": 160, "duration": (0.12, 0.14)}
@@ -122,10 +122,12 @@ def test_subjects_are_different_people_while_photographs_last(small_set):
     assert reused[-1] == reused[0]
     with pytest.raises(ValueError, match="unknown face photo"):
         subject_faces(SynthConfig(people=("nobody",)))
+    with pytest.raises(ValueError, match="unknown face photo"):  # pre-training's pool only
+        subject_faces(SynthConfig(people=tuple(POOL_PHOTOS)))
 
 
 def test_every_builtin_photograph_has_a_face():
-    for name in FACE_PHOTOS:
+    for name in [*FACE_PHOTOS, *POOL_PHOTOS]:
         image, landmarks = load_face(name, 128)
         assert image.shape == (128, 128) and landmarks.shape == (68, 2)
         assert 20 < inter_ocular(landmarks) < 80  # framed like the alignment, whatever the photo's size

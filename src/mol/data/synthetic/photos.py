@@ -55,18 +55,29 @@ FACE_PHOTOS: dict[str, FacePhoto] = {
 }
 
 
+# Photographs for the pre-training pool only (`mol pretrain --people`), never a subject of a
+# synthetic dataset: dlib finds the face in the still but not reliably in every frame of a video
+# (a turned head), which a subject's videos need.
+POOL_PHOTOS: dict[str, FacePhoto] = {
+    photo.name: photo for photo in (FacePhoto("cranston", "Bryan Cranston", "mol:cranston.jpg"),)
+}
+# the upsampling at which dlib's detector finds each pool photograph's face
+POOL_UPSAMPLE = {"cranston": 0}
+
+
 def load_face(source: str, size: int) -> tuple[np.ndarray, np.ndarray]:
     """A grayscale face photo framed to size × size (face box of the alignment, reflected border)
-    and its 68 dlib landmarks in that frame. ``source``: a name of FACE_PHOTOS or an image path."""
+    and its 68 dlib landmarks in that frame. ``source``: a name of FACE_PHOTOS or POOL_PHOTOS, or
+    an image path."""
     from mol.data.align import detect_landmarks, similarity_transform
 
-    if source in FACE_PHOTOS:
-        gray = FACE_PHOTOS[source].read()
+    if source in FACE_PHOTOS or source in POOL_PHOTOS:
+        gray = {**FACE_PHOTOS, **POOL_PHOTOS}[source].read()
     else:
         gray = cv2.imread(str(source), cv2.IMREAD_GRAYSCALE)
         if gray is None:
             raise ConfigError(f"{source}: unreadable image; give a face photo file or one of {sorted(FACE_PHOTOS)}")
-    landmarks = detect_landmarks(gray)
+    landmarks = detect_landmarks(gray, upsample=POOL_UPSAMPLE.get(source, 1))
     if landmarks is None:
         raise ConfigError(f"{source}: no face found; give a frontal face photo with --face-image")
     matrix = similarity_transform(landmarks, size)
