@@ -56,8 +56,8 @@ FACE_PHOTOS: dict[str, FacePhoto] = {
 
 
 # Photographs for the pre-training pool only (`mol pretrain --people`), never a subject of a
-# synthetic dataset: dlib finds the face in the still but not reliably in every frame of a video
-# (a turned head), which a subject's videos need.
+# synthetic dataset: dlib's detector misses the turned head at the upsampling `mol prepare` uses
+# (it finds it without upsampling), so a subject's videos could not be prepared.
 POOL_PHOTOS: dict[str, FacePhoto] = {
     photo.name: photo for photo in (FacePhoto("cranston", "Bryan Cranston", "mol:cranston.jpg"),)
 }
