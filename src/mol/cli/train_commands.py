@@ -132,7 +132,11 @@ def add_pretrain(shared: Shared) -> None:
         type=number(float, 0.0, 1.0),
         help="share of clips whose face is blended with a random smooth texture (default 0)",
     )
-    p.add_argument("--people", help="built-in photographs in the pool, comma-separated (never the test people)")
+    p.add_argument(
+        "--people",
+        help="built-in photographs in the pool, comma-separated: the synthetic subjects' (never the test people) "
+        "and the pool-only cranston",
+    )
     p.add_argument(
         "--eval-people",
         default="hopper,paul",
