@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import rankdata
 
 from mol.data.synthetic.stream import STREAM_AUS
 from mol.files import write_text_atomically
@@ -41,13 +42,7 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
     pos, neg = scores[positive], scores[~positive]
     if len(pos) == 0 or len(neg) == 0:
         return float("nan")
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    ranks = np.empty(len(order))
-    ranks[order] = np.arange(1, len(order) + 1)
-    values = np.concatenate([pos, neg])
-    for v in np.unique(values):  # average ranks of ties
-        tied = values == v
-        ranks[tied] = ranks[tied].mean()
+    ranks = rankdata(np.concatenate([pos, neg]))  # ties share their mean rank
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
@@ -117,7 +112,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11, help="seed of the measuring clips")
     parser.add_argument("--face-cache", default="", help="folder of framed photographs (mol pretrain's)")
     args = parser.parse_args()
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
     config = PretrainConfig(
         motion_input=args.motion_input,
         eval_people=tuple(p for p in args.people.split(",") if p),

@@ -21,6 +21,7 @@ class FacePhoto:
     name: str
     person: str
     source: str  # a package resource: "skimage:astronaut", "matplotlib:FILE" or "mol:FILE"
+    upsample: int = 1  # dlib detector upsampling that finds the face (1: what mol prepare uses)
 
     def read(self) -> np.ndarray:
         """The photograph as grayscale uint8."""
@@ -59,10 +60,9 @@ FACE_PHOTOS: dict[str, FacePhoto] = {
 # synthetic dataset: dlib's detector misses the turned head at the upsampling `mol prepare` uses
 # (it finds it without upsampling), so a subject's videos could not be prepared.
 POOL_PHOTOS: dict[str, FacePhoto] = {
-    photo.name: photo for photo in (FacePhoto("cranston", "Bryan Cranston", "mol:cranston.jpg"),)
+    photo.name: photo for photo in (FacePhoto("cranston", "Bryan Cranston", "mol:cranston.jpg", upsample=0),)
 }
-# the upsampling at which dlib's detector finds each pool photograph's face
-POOL_UPSAMPLE = {"cranston": 0}
+ALL_PHOTOS = {**FACE_PHOTOS, **POOL_PHOTOS}  # every built-in photograph, by name
 
 
 def load_face(source: str, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -71,13 +71,14 @@ def load_face(source: str, size: int) -> tuple[np.ndarray, np.ndarray]:
     an image path."""
     from mol.data.align import detect_landmarks, similarity_transform
 
-    if source in FACE_PHOTOS or source in POOL_PHOTOS:
-        gray = {**FACE_PHOTOS, **POOL_PHOTOS}[source].read()
+    photo = ALL_PHOTOS.get(source)
+    if photo is not None:
+        gray = photo.read()
     else:
         gray = cv2.imread(str(source), cv2.IMREAD_GRAYSCALE)
         if gray is None:
             raise ConfigError(f"{source}: unreadable image; give a face photo file or one of {sorted(FACE_PHOTOS)}")
-    landmarks = detect_landmarks(gray, upsample=POOL_UPSAMPLE.get(source, 1))
+    landmarks = detect_landmarks(gray, upsample=photo.upsample if photo else 1)
     if landmarks is None:
         raise ConfigError(f"{source}: no face found; give a frontal face photo with --face-image")
     matrix = similarity_transform(landmarks, size)

@@ -39,7 +39,7 @@ from mol.data.synthetic.motion import (
     sample_field,
     shift_spec,
 )
-from mol.data.synthetic.photos import FACE_PHOTOS, POOL_PHOTOS
+from mol.data.synthetic.photos import ALL_PHOTOS
 from mol.data.synthetic.procedural import random_face
 from mol.data.synthetic.video import make_subject
 from mol.errors import ConfigError
@@ -84,9 +84,9 @@ class StreamConfig:
     def __post_init__(self) -> None:
         if self.identities not in IDENTITY_SOURCES:
             raise ConfigError(f"identities must be one of {IDENTITY_SOURCES}, got {self.identities!r}")
-        unknown = [p for p in self.people if p not in FACE_PHOTOS and p not in POOL_PHOTOS]
+        unknown = [p for p in self.people if p not in ALL_PHOTOS]
         if unknown:
-            raise ConfigError(f"unknown face photo(s) {unknown}; choose from {sorted({**FACE_PHOTOS, **POOL_PHOTOS})}")
+            raise ConfigError(f"unknown face photo(s) {unknown}; choose from {sorted(ALL_PHOTOS)}")
         if not 0.0 <= self.texture_share <= 1.0:
             raise ConfigError(f"texture_share must lie in [0, 1], got {self.texture_share}")
         if self.identities == "textures" and self.texture_share > 0:
