@@ -2,6 +2,7 @@
 
 import json
 import math
+import shlex
 
 import pytest
 import torch
@@ -75,15 +76,16 @@ def test_bad_numbers_are_refused_when_parsing(argv, capsys):
 
 
 def test_parsed_options_round_trip_through_the_card_command():
-    args = build_parser().parse_args(
-        ["pretrain", "--out", "o", "--batch", "4", "--people", "hopper", "--eval-people", ""]
-    )
-    from mol.train.pretrain_config import pretrain_settings
+    options = ["--batch", "4", "--identities", "mixed", "--people", "hopper", "--morph-share", "0.5"]
+    args = build_parser().parse_args(["pretrain", "--out", "o", *options, "--eval-people", ""])
+    from mol.train.pretrain_config import identity_pool_description, pretrain_settings
 
-    config = PretrainConfig(**pretrain_settings(args))
+    config = PretrainConfig(**pretrain_settings(args)).validate()
     assert (config.batch_size, config.people, config.eval_people) == (4, ("hopper",), ())
-    again = build_parser().parse_args(["pretrain", "--out", "o", *" ".join(command_line(config)).split()])
-    assert PretrainConfig(**pretrain_settings(again)).batch_size == 4
+    assert config.stream_config().morph_share == 0.5 and "morphed" in identity_pool_description(config)
+    # as a shell reads the card's command
+    again = build_parser().parse_args(["pretrain", "--out", "o", *shlex.split(" ".join(command_line(config)))])
+    assert PretrainConfig(**pretrain_settings(again)) == config
 
 
 def test_a_head_whose_loss_is_off_is_not_computed():

@@ -133,6 +133,12 @@ def add_pretrain(shared: Shared) -> None:
         help="share of clips whose face is blended with a random smooth texture (default 0)",
     )
     p.add_argument(
+        "--morph-share",
+        type=number(float, 0.0, 1.0),
+        help="share of photograph clips whose face is morphed part of the way (at most halfway) towards a new "
+        "procedural face: people the pool does not hold (default 0)",
+    )
+    p.add_argument(
         "--people",
         help="built-in photographs in the pool, comma-separated: the synthetic subjects' (never the test people) "
         "and the pool-only cranston",

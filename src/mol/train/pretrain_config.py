@@ -7,9 +7,7 @@ import dataclasses
 from dataclasses import asdict, dataclass
 
 from mol.constants import MOTION_INPUTS
-from mol.data.synthetic.stream import (
-    StreamConfig,
-)
+from mol.data.synthetic.stream import MORPH_WEIGHT, StreamConfig
 from mol.errors import ConfigError
 
 
@@ -33,6 +31,7 @@ class PretrainConfig:
     texture_share: float = 0.0  # share of clips whose face is blended with a random smooth texture
     plain_motion: bool = False  # with head_motion: the head's motion alone (no AUs, blinks, photometry)
     sharp_textures: bool = False  # finer, stronger random textures (the capability check's kind)
+    morph_share: float = 0.0  # share of photograph clips morphed with a new procedural face
     people: tuple[str, ...] = ()  # photographs in the pool (never the benchmark's test people)
     eval_people: tuple[str, ...] = ("hopper", "paul")  # photographs the pool never holds: transfer
     curriculum_steps: int = 300
@@ -91,6 +90,7 @@ class PretrainConfig:
             texture_share=self.texture_share,
             plain_motion=self.plain_motion,
             sharp_textures=self.sharp_textures,
+            morph_share=self.morph_share,
         )
 
     def to_dict(self) -> dict:
@@ -138,6 +138,9 @@ def pretrain_settings(args) -> dict:
 def identity_pool_description(c: PretrainConfig) -> str:
     procedural = "procedural faces (a new one for every clip; mol.data.synthetic.procedural)"
     photos = f"the photographs {', '.join(c.people)}, varied in proportions, pose and lighting"
+    if c.morph_share > 0:
+        low, high = (round(100 * w) for w in MORPH_WEIGHT)
+        photos += f" ({c.morph_share:g} of them morphed {low}-{high} % of the way towards a new procedural face)"
     textures = "random smooth textures moved by procedural faces' action units and head (no face visible)"
     return {
         "procedural": procedural,

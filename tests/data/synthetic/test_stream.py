@@ -1,5 +1,7 @@
 """The pre-training stream: exact targets, curriculum, determinism."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -141,6 +143,42 @@ def test_texture_identities_show_no_face_but_move_as_one():
     assert np.abs(other.image - texture.image).mean() > 10  # a fresh texture each draw
     with pytest.raises(ConfigError, match="no face to blend"):
         StreamConfig(identities="textures", texture_share=0.5)  # would be silently ignored
+
+
+def test_morphed_faces_lie_between_their_two_faces():
+    from mol.data.synthetic.procedural import random_face
+    from mol.data.synthetic.stream import morph_faces
+
+    first, second = random_face(np.random.default_rng(1)), random_face(np.random.default_rng(2))
+    for weight in (0.0, 1.0):
+        image, landmarks = morph_faces(first, second, weight)
+        end = second if weight else first
+        np.testing.assert_allclose(landmarks, end[1], atol=1e-4)
+        np.testing.assert_allclose(image, end[0], atol=1e-2)
+    image, landmarks = morph_faces(first, second, 0.3)
+    np.testing.assert_allclose(landmarks, 0.7 * first[1] + 0.3 * second[1], atol=1e-4)
+    assert min(np.abs(image - first[0]).mean(), np.abs(image - second[0]).mean()) > 3  # a third face
+
+
+def test_morph_share_morphs_the_pool_photographs(tmp_path):
+    from mol.data.synthetic.procedural import random_face
+    from mol.data.synthetic.stream import draw_identity
+
+    image, landmarks = random_face(np.random.default_rng(9))  # stands in for a framed photograph
+    np.savez_compressed(tmp_path / "hopper.npz", image=image, landmarks=landmarks)
+    photos = PhotoFaces(("hopper",), tmp_path)
+    config = StreamConfig(identities="photos", people=("hopper",))
+    plain = [draw_identity(config, photos, np.random.default_rng(s)) for s in range(4)]
+    morphed = [draw_identity(replace(config, morph_share=1.0), photos, np.random.default_rng(s)) for s in range(4)]
+    # the same variations (pose, lighting) of another face: the landmarks move, the images differ
+    for a, b in zip(plain, morphed, strict=True):
+        assert np.abs(a.landmarks - b.landmarks).mean() > 0.5
+        assert np.abs(a.image - b.image).mean() > 5
+    assert StreamConfig(identities="mixed", people=("hopper",), morph_share=0.5).morph_share == 0.5
+    with pytest.raises(ConfigError, match="morph_share"):
+        StreamConfig(identities="mixed", people=("hopper",), morph_share=1.5)
+    with pytest.raises(ConfigError, match="morph_share morphs photographs"):
+        StreamConfig(morph_share=0.5)
 
 
 def test_curriculum_moves_from_large_to_benchmark_amplitudes():

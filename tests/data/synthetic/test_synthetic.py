@@ -59,6 +59,27 @@ def test_inverse_map_solves_the_forward_motion():
     np.testing.assert_allclose(flow, sample_field(field, pts), atol=1e-5)
 
 
+def test_warp_to_landmarks_carries_each_landmark_to_its_target():
+    from mol.data.synthetic.motion import warp_to_landmarks
+    from mol.data.synthetic.procedural import random_face
+
+    image, landmarks = random_face(np.random.default_rng(3))
+    image = cv2.GaussianBlur(image, (0, 0), 2.0)  # smooth, so that bilinear samples compare closely
+    np.testing.assert_allclose(warp_to_landmarks(image, landmarks, landmarks), image, atol=1e-3)
+    centre = landmarks.mean(0)
+    target = centre + 1.05 * (landmarks - centre) + np.array([2.5, -1.5], np.float32)  # a new face shape
+    warped = warp_to_landmarks(image, landmarks, target)
+    # the warped image shows at each target what the image showed at its landmark (the inner face:
+    # the jaw's ends may be pushed out of the frame)
+    inner = slice(17, 68)
+    shown, was = sample_field(warped[..., None], target[inner]), sample_field(image[..., None], landmarks[inner])
+    np.testing.assert_allclose(shown, was, atol=1.5)
+    assert np.abs(sample_field(warped[..., None], landmarks[inner]) - was).mean() > 2
+    last = image.shape[0] - 1
+    corners = np.array([[0, 0], [last, 0], [0, last], [last, last]])
+    np.testing.assert_allclose(warped[corners[:, 1], corners[:, 0]], image[corners[:, 1], corners[:, 0]], atol=1e-3)
+
+
 def test_frames_landmarks_and_flow_agree(small_set):
     truth = GroundTruth(small_set / "ground_truth.h5")
     subject, name = truth.video_keys()[0].split("/")

@@ -153,6 +153,39 @@ def render(image: np.ndarray, field: np.ndarray) -> np.ndarray:
     return cv2.remap(image, p[..., 0], p[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
+def _frame_anchors(size: int) -> np.ndarray:
+    """The corners and edge midpoints of a size × size frame, (8, 2) as (x, y)."""
+    e = size - 1.0
+    return np.array([[0, 0], [e / 2, 0], [e, 0], [0, e / 2], [e, e / 2], [0, e], [e / 2, e], [e, e]], np.float64)
+
+
+def _tps_kernel(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Thin-plate spline kernel r² log r² between points (N, 2) and centres (M, 2): (N, M)."""
+    r2 = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(-1)
+    return np.where(r2 > 0, r2 * np.log(np.maximum(r2, 1e-12)), 0.0)
+
+
+def warp_to_landmarks(image: np.ndarray, landmarks: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The image (H, W) warped so that its landmarks (K, 2) land on ``target`` (K, 2): a thin-plate
+    spline through the landmarks, with the frame's corners and edge midpoints held still."""
+    size = image.shape[0]
+    fixed = _frame_anchors(size)
+    centres = np.concatenate([np.asarray(target, np.float64), fixed])
+    # backward map: where each output pixel reads the image, interpolated from the centres
+    values = np.concatenate([np.asarray(landmarks, np.float64), fixed]) - centres
+    n = len(centres)
+    affine = np.concatenate([np.ones((n, 1)), centres], axis=1)
+    system = np.zeros((n + 3, n + 3))
+    system[:n, :n], system[:n, n:], system[n:, :n] = _tps_kernel(centres, centres), affine, affine.T
+    coefficients = np.linalg.solve(system, np.concatenate([values, np.zeros((3, 2))]))
+    grid = pixel_grid(size).reshape(-1, 2).astype(np.float64)
+    basis = np.concatenate([_tps_kernel(grid, centres), np.ones((len(grid), 1)), grid], axis=1)
+    source = (grid + basis @ coefficients).reshape(size, size, 2).astype(np.float32)
+    return cv2.remap(
+        image.astype(np.float32), source[..., 0], source[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
+
+
 def exact_flow(field_s: np.ndarray, field_t: np.ndarray, points: np.ndarray | None = None) -> np.ndarray:
     """Flow from the frame rendered with field_s to the one rendered with field_t, at ``points``
     (..., 2) of frame s, or at every pixel (H, W, 2) if None."""

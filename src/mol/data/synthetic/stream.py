@@ -38,6 +38,7 @@ from mol.data.synthetic.motion import (
     render,
     sample_field,
     shift_spec,
+    warp_to_landmarks,
 )
 from mol.data.synthetic.photos import ALL_PHOTOS
 from mol.data.synthetic.procedural import random_face
@@ -51,6 +52,9 @@ LARGE_AMPLITUDE = (4.0, 8.0)  # where pre-training starts: motions MOL sees from
 # with head motion on: two more targets after the action units, whether the whole head moved
 # right (x) and down (y) over the clip
 HEAD_TARGETS: tuple[str, ...] = ("HEAD_RIGHT", "HEAD_DOWN")
+# how far a morphed photograph goes towards its procedural partner: never past halfway, so the
+# photograph's skin, shading and features still dominate
+MORPH_WEIGHT = (0.2, 0.5)
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,9 @@ class StreamConfig:
     # capability check's kind of clip, a first stage that gets the raw input off its plateau
     plain_motion: bool = False
     sharp_textures: bool = False  # SHARP_TEXTURE instead of SMOOTH_TEXTURE for the random textures
+    # share of photograph clips whose face is morphed with a new procedural face (MORPH_WEIGHT of
+    # the way towards it): a person the pool does not hold, still mostly a photograph
+    morph_share: float = 0.0
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -89,6 +96,10 @@ class StreamConfig:
             raise ConfigError(f"unknown face photo(s) {unknown}; choose from {sorted(ALL_PHOTOS)}")
         if not 0.0 <= self.texture_share <= 1.0:
             raise ConfigError(f"texture_share must lie in [0, 1], got {self.texture_share}")
+        if not 0.0 <= self.morph_share <= 1.0:
+            raise ConfigError(f"morph_share must lie in [0, 1], got {self.morph_share}")
+        if self.morph_share > 0 and self.identities not in ("photos", "mixed"):
+            raise ConfigError("morph_share morphs photographs; it needs identities 'photos' or 'mixed'")
         if self.identities == "textures" and self.texture_share > 0:
             raise ConfigError("texture_share blends faces with textures; identities='textures' has no face to blend")
         if self.plain_motion and not self.head_motion:
@@ -150,7 +161,25 @@ class PhotoFaces:
 
 def photo_identity(photos: PhotoFaces, name: str, rng: np.random.Generator) -> Identity:
     """A photograph varied as `mol synth` varies a subject (proportions, pose, lighting, mirror)."""
-    subject = make_subject(*photos.face(name), rng)
+    return varied_face(*photos.face(name), rng)
+
+
+def morph_faces(
+    face: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray], weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A third face between two (image, landmarks) faces: both warped onto the shape ``weight`` of
+    the way from the first's to the other's, then cross-dissolved with the same weight."""
+    (image, landmarks), (other_image, other_landmarks) = face, other
+    shape = (1 - weight) * np.asarray(landmarks, np.float32) + weight * np.asarray(other_landmarks, np.float32)
+    blended = (1 - weight) * warp_to_landmarks(image, landmarks, shape) + weight * warp_to_landmarks(
+        other_image, other_landmarks, shape
+    )
+    return blended.astype(np.float32), shape.astype(np.float32)
+
+
+def varied_face(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> Identity:
+    """A face varied as `mol synth` varies a subject (proportions, pose, lighting, mirror)."""
+    subject = make_subject(image, landmarks, rng)
     size = subject.image.shape[0]
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
     gx, gy = subject.gradient
@@ -162,7 +191,10 @@ def photo_identity(photos: PhotoFaces, name: str, rng: np.random.Generator) -> I
 def draw_identity(config: StreamConfig, photos: PhotoFaces, rng: np.random.Generator) -> Identity:
     use_photo = config.identities == "photos" or (config.identities == "mixed" and rng.random() < 0.5)
     if use_photo:
-        identity = photo_identity(photos, config.people[int(rng.integers(len(config.people)))], rng)
+        face = photos.face(config.people[int(rng.integers(len(config.people)))])
+        if config.morph_share > 0 and rng.random() < config.morph_share:
+            face = morph_faces(face, random_face(rng), rng.uniform(*MORPH_WEIGHT))
+        identity = varied_face(*face, rng)
     else:
         identity = Identity(*random_face(rng))
     if config.identities == "textures":
