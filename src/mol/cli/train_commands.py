@@ -133,6 +133,11 @@ def add_pretrain(shared: Shared) -> None:
         help="share of clips whose face is blended with a random smooth texture (default 0)",
     )
     p.add_argument(
+        "--photo-share",
+        type=number(float, 0.0, 1.0),
+        help="with --identities mixed: the share of clips whose face is a photograph (default 0.5)",
+    )
+    p.add_argument(
         "--morph-share",
         type=number(float, 0.0, 1.0),
         help="share of photograph clips whose face is morphed part of the way (at most halfway) towards a new "

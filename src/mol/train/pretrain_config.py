@@ -31,6 +31,7 @@ class PretrainConfig:
     texture_share: float = 0.0  # share of clips whose face is blended with a random smooth texture
     plain_motion: bool = False  # with head_motion: the head's motion alone (no AUs, blinks, photometry)
     sharp_textures: bool = False  # finer, stronger random textures (the capability check's kind)
+    photo_share: float = 0.5  # with identities 'mixed': the share of clips whose face is a photograph
     morph_share: float = 0.0  # share of photograph clips morphed with a new procedural face
     people: tuple[str, ...] = ()  # photographs in the pool (never the benchmark's test people)
     eval_people: tuple[str, ...] = ("hopper", "paul")  # photographs the pool never holds: transfer
@@ -90,6 +91,7 @@ class PretrainConfig:
             texture_share=self.texture_share,
             plain_motion=self.plain_motion,
             sharp_textures=self.sharp_textures,
+            photo_share=self.photo_share,
             morph_share=self.morph_share,
         )
 
@@ -145,6 +147,8 @@ def identity_pool_description(c: PretrainConfig) -> str:
     return {
         "procedural": procedural,
         "photos": photos,
-        "mixed": f"half {procedural}, half {photos}",
+        "mixed": f"half {procedural}, half {photos}"
+        if c.photo_share == 0.5
+        else f"{1 - c.photo_share:.0%} {procedural}, {c.photo_share:.0%} {photos}",
         "textures": textures,
     }[c.identities]

@@ -181,6 +181,29 @@ def test_morph_share_morphs_the_pool_photographs(tmp_path):
         StreamConfig(morph_share=0.5)
 
 
+def test_photo_share_sets_how_many_clips_show_a_photograph(tmp_path):
+    from mol.data.synthetic.procedural import random_face
+    from mol.data.synthetic.stream import draw_identity
+
+    face, landmarks = random_face(np.random.default_rng(9))
+    flat = np.full_like(face, 128.0)  # a featureless "photograph": no edges at all
+    np.savez_compressed(tmp_path / "hopper.npz", image=flat, landmarks=landmarks)
+    photos = PhotoFaces(("hopper",), tmp_path)
+
+    def photo_fraction(share: float, draws: int = 40) -> float:
+        config = StreamConfig(identities="mixed", people=("hopper",), photo_share=share)
+        rng = np.random.default_rng(0)
+        edges = [np.abs(np.diff(draw_identity(config, photos, rng).image, axis=1)).max() for _ in range(draws)]
+        return float(np.mean(np.array(edges) < 5))
+
+    assert photo_fraction(0.0) == 0.0 and photo_fraction(1.0) == 1.0
+    assert 0.6 <= photo_fraction(0.75) <= 0.9
+    with pytest.raises(ConfigError, match="photo_share"):
+        StreamConfig(identities="mixed", people=("hopper",), photo_share=1.5)
+    with pytest.raises(ConfigError, match="needs identities 'mixed'"):
+        StreamConfig(identities="photos", people=("hopper",), photo_share=0.75)
+
+
 def test_curriculum_moves_from_large_to_benchmark_amplitudes():
     assert amplitude_range(0, 100) == LARGE_AMPLITUDE
     assert amplitude_range(99, 100) == LARGE_AMPLITUDE

@@ -60,11 +60,13 @@ MORPH_WEIGHT = (0.2, 0.5)
 @dataclass(frozen=True)
 class StreamConfig:
     """What the stream draws. ``people``: photographs (names of the built-in ones) that may serve
-    as identities; ``identities``: procedural faces only, photographs only, both (half each), or
-    textures (a random smooth texture in place of a procedural face, moving as the face would)."""
+    as identities; ``identities``: procedural faces only, photographs only, both (``photo_share``
+    of the clips photographs), or textures (a random smooth texture in place of a procedural face,
+    moving as the face would)."""
 
     identities: str = "procedural"
     people: tuple[str, ...] = ()
+    photo_share: float = 0.5  # with identities 'mixed': the share of clips whose face is a photograph
     max_aus: int = 3
     null_share: float = 0.1  # clips where no action unit moves (all-zero target)
     jpeg_share: float = 0.5  # clips stored as JPEG (quality 60-95), as the datasets ship frames
@@ -98,6 +100,10 @@ class StreamConfig:
             raise ConfigError(f"texture_share must lie in [0, 1], got {self.texture_share}")
         if not 0.0 <= self.morph_share <= 1.0:
             raise ConfigError(f"morph_share must lie in [0, 1], got {self.morph_share}")
+        if not 0.0 <= self.photo_share <= 1.0:
+            raise ConfigError(f"photo_share must lie in [0, 1], got {self.photo_share}")
+        if self.photo_share != StreamConfig.photo_share and self.identities != "mixed":
+            raise ConfigError("photo_share splits a mixed pool; it needs identities 'mixed'")
         if self.morph_share > 0 and self.identities not in ("photos", "mixed"):
             raise ConfigError("morph_share morphs photographs; it needs identities 'photos' or 'mixed'")
         if self.identities == "textures" and self.texture_share > 0:
@@ -189,7 +195,7 @@ def varied_face(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generat
 
 
 def draw_identity(config: StreamConfig, photos: PhotoFaces, rng: np.random.Generator) -> Identity:
-    use_photo = config.identities == "photos" or (config.identities == "mixed" and rng.random() < 0.5)
+    use_photo = config.identities == "photos" or (config.identities == "mixed" and rng.random() < config.photo_share)
     if use_photo:
         face = photos.face(config.people[int(rng.integers(len(config.people)))])
         if config.morph_share > 0 and rng.random() < config.morph_share:
