@@ -59,16 +59,16 @@ def test_inverse_map_solves_the_forward_motion():
     np.testing.assert_allclose(flow, sample_field(field, pts), atol=1e-5)
 
 
-def test_warp_to_landmarks_carries_each_landmark_to_its_target():
-    from mol.data.synthetic.motion import warp_to_landmarks
+def test_warp_onto_shape_carries_each_landmark_to_its_target():
+    from mol.data.synthetic.motion import warp_onto_shape
     from mol.data.synthetic.procedural import random_face
 
     image, landmarks = random_face(np.random.default_rng(3))
     image = cv2.GaussianBlur(image, (0, 0), 2.0)  # smooth, so that bilinear samples compare closely
-    np.testing.assert_allclose(warp_to_landmarks(image, landmarks, landmarks), image, atol=1e-3)
+    np.testing.assert_allclose(warp_onto_shape([(image, landmarks)], landmarks)[0], image, atol=1e-3)
     centre = landmarks.mean(0)
     target = centre + 1.05 * (landmarks - centre) + np.array([2.5, -1.5], np.float32)  # a new face shape
-    warped = warp_to_landmarks(image, landmarks, target)
+    (warped,) = warp_onto_shape([(image, landmarks)], target)
     # the warped image shows at each target what the image showed at its landmark (the inner face:
     # the jaw's ends may be pushed out of the frame)
     inner = slice(17, 68)

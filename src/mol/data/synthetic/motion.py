@@ -165,25 +165,36 @@ def _tps_kernel(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     return np.where(r2 > 0, r2 * np.log(np.maximum(r2, 1e-12)), 0.0)
 
 
-def warp_to_landmarks(image: np.ndarray, landmarks: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The image (H, W) warped so that its landmarks (K, 2) land on ``target`` (K, 2): a thin-plate
-    spline through the landmarks, with the frame's corners and edge midpoints held still."""
-    size = image.shape[0]
+def warp_onto_shape(faces: list[tuple[np.ndarray, np.ndarray]], target: np.ndarray) -> list[np.ndarray]:
+    """Each face, (image (H, W), landmarks (K, 2)), warped so that its landmarks land on ``target``
+    (K, 2): a thin-plate spline through the target, with the frame's corners and edge midpoints held
+    still. The spline's basis depends on the target alone, so all the faces share one solve."""
+    size = faces[0][0].shape[0]
     fixed = _frame_anchors(size)
     centres = np.concatenate([np.asarray(target, np.float64), fixed])
-    # backward map: where each output pixel reads the image, interpolated from the centres
-    values = np.concatenate([np.asarray(landmarks, np.float64), fixed]) - centres
     n = len(centres)
     affine = np.concatenate([np.ones((n, 1)), centres], axis=1)
     system = np.zeros((n + 3, n + 3))
     system[:n, :n], system[:n, n:], system[n:, :n] = _tps_kernel(centres, centres), affine, affine.T
-    coefficients = np.linalg.solve(system, np.concatenate([values, np.zeros((3, 2))]))
+    # backward maps: where each output pixel reads each image, an (x, y) column pair per face
+    values = np.concatenate([np.concatenate([np.asarray(lm, np.float64), fixed]) - centres for _, lm in faces], axis=1)
+    coefficients = np.linalg.solve(system, np.concatenate([values, np.zeros((3, values.shape[1]))]))
     grid = pixel_grid(size).reshape(-1, 2).astype(np.float64)
     basis = np.concatenate([_tps_kernel(grid, centres), np.ones((len(grid), 1)), grid], axis=1)
-    source = (grid + basis @ coefficients).reshape(size, size, 2).astype(np.float32)
-    return cv2.remap(
-        image.astype(np.float32), source[..., 0], source[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
-    )
+    offsets = basis @ coefficients
+    warped = []
+    for k, (image, _) in enumerate(faces):
+        source = (grid + offsets[:, 2 * k : 2 * k + 2]).reshape(size, size, 2).astype(np.float32)
+        warped.append(
+            cv2.remap(
+                image.astype(np.float32),
+                source[..., 0],
+                source[..., 1],
+                cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REFLECT,
+            )
+        )
+    return warped
 
 
 def exact_flow(field_s: np.ndarray, field_t: np.ndarray, points: np.ndarray | None = None) -> np.ndarray:

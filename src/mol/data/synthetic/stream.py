@@ -38,7 +38,7 @@ from mol.data.synthetic.motion import (
     render,
     sample_field,
     shift_spec,
-    warp_to_landmarks,
+    warp_onto_shape,
 )
 from mol.data.synthetic.photos import ALL_PHOTOS
 from mol.data.synthetic.procedural import random_face
@@ -166,7 +166,7 @@ class PhotoFaces:
 
 
 def photo_identity(photos: PhotoFaces, name: str, rng: np.random.Generator) -> Identity:
-    """A photograph varied as `mol synth` varies a subject (proportions, pose, lighting, mirror)."""
+    """The built-in photograph ``name``, varied (see :func:`varied_face`)."""
     return varied_face(*photos.face(name), rng)
 
 
@@ -177,10 +177,8 @@ def morph_faces(
     the way from the first's to the other's, then cross-dissolved with the same weight."""
     (image, landmarks), (other_image, other_landmarks) = face, other
     shape = (1 - weight) * np.asarray(landmarks, np.float32) + weight * np.asarray(other_landmarks, np.float32)
-    blended = (1 - weight) * warp_to_landmarks(image, landmarks, shape) + weight * warp_to_landmarks(
-        other_image, other_landmarks, shape
-    )
-    return blended.astype(np.float32), shape.astype(np.float32)
+    warped, other_warped = warp_onto_shape([(image, landmarks), (other_image, other_landmarks)], shape)
+    return ((1 - weight) * warped + weight * other_warped).astype(np.float32), shape.astype(np.float32)
 
 
 def varied_face(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> Identity:
