@@ -86,6 +86,7 @@ def test_train_layers_is_checked():
     from mol.errors import ConfigError
 
     assert load_config(None, ["train_layers=heads"]).train_layers == "heads"
+    assert load_config(None, ["train_layers=class_layer"]).train_layers == "class_layer"
     with pytest.raises(ConfigError, match="train_layers must be one of"):
         load_config(None, ["train_layers=mer"])
     with pytest.raises(ConfigError, match="ststnet"):

@@ -305,19 +305,26 @@ def test_balanced_classes_gives_the_loader_every_training_clips_label(tiny_synth
         assert seen["labels"] == expected
 
 
-def test_train_layers_heads_trains_the_heads_on_unchanged_features(tiny_synthetic_cache, tmp_path):
+@pytest.mark.parametrize(
+    "layers, frozen, trained",
+    [
+        ("heads", ("conv_stack.", "f5c_a.", "f5c_b."), "mer_head.fc1.weight"),
+        ("class_layer", ("conv_stack.", "f5c_a.", "f5c_b.", "mer_head.conv3d.", "mer_head.fc1."), "mer_head.fc2.weight"),
+    ],
+)
+def test_train_layers_trains_only_the_layers_it_names(tiny_synthetic_cache, tmp_path, layers, frozen, trained):
     from mol.model.checkpoint import load_checkpoint
     from mol.train.run import train_run
     from mol.train.trainer import initial_model
 
-    config = load_config(None, [*FAST, "batch_size=4", "steps=3", "train_layers=heads"])
+    config = load_config(None, [*FAST, "batch_size=4", "steps=3", f"train_layers={layers}"])
     train_run([str(tiny_synthetic_cache)], tmp_path / "run", config, folds=["0"], progress=False)
-    trained = load_checkpoint(tmp_path / "run" / "fold_casme2_sub01" / "model.safetensors").state_dict()
+    end = load_checkpoint(tmp_path / "run" / "fold_casme2_sub01" / "model.safetensors").state_dict()
     torch.manual_seed(0)  # fold 0's seed: its model starts as this one
-    start = initial_model(config, len(trained["mer_head.fc2.bias"]), seed=0).state_dict()
-    features = [k for k in start if k.startswith(("conv_stack.", "f5c_a.", "f5c_b."))]
-    assert features and all(torch.equal(start[k], trained[k]) for k in features)
-    assert not torch.equal(start["mer_head.fc1.weight"], trained["mer_head.fc1.weight"])
+    start = initial_model(config, len(end["mer_head.fc2.bias"]), seed=0).state_dict()
+    kept = [k for k in start if k.startswith(frozen)]
+    assert kept and all(torch.equal(start[k], end[k]) for k in kept)
+    assert not torch.equal(start[trained], end[trained])
 
 
 def test_heads_only_from_the_shipped_weights_freezes_the_pretrained_features():

@@ -20,6 +20,12 @@ class MERHead(nn.Module):
         self.fc1 = nn.Linear(32 * 4 * 4 * 5, 256)
         self.fc2 = nn.Linear(256, num_classes)
 
+    def freeze_below_class_layer(self) -> None:
+        """Keep every layer but the class layer (fc2) as it is: a linear read-out of the
+        recognition features the head starts with."""
+        self.conv3d.requires_grad_(False)
+        self.fc1.requires_grad_(False)
+
     def forward(self, g: torch.Tensor) -> torch.Tensor:
         x = self.dropout(self.pool(self.conv3d(g))).flatten(1)
         x = self.dropout(torch.relu(self.fc1(x)))

@@ -29,8 +29,10 @@ HEAD_INITS = ("reference", "baseline")
 F5C_INITS = ("independent", "shared")
 # all: every layer trains; heads: the conv stack and both F5C blocks (the features the three
 # heads share) keep their starting weights and BatchNorm statistics and only the heads train,
-# so a few videos cannot re-learn who is in them (for fine-tuning from pre-trained weights)
-TRAIN_LAYERS = ("all", "heads")
+# so a few videos cannot re-learn who is in them (for fine-tuning from pre-trained weights);
+# class_layer: as heads, and the recognition head's layers below its class layer stay as they
+# start too: a linear read-out of the pre-trained recognition features
+TRAIN_LAYERS = ("all", "heads", "class_layer")
 
 
 INF = float("inf")
