@@ -305,11 +305,14 @@ def test_balanced_classes_gives_the_loader_every_training_clips_label(tiny_synth
         assert seen["labels"] == expected
 
 
+FEATURES = ("conv_stack.", "f5c_a.", "f5c_b.")
+
+
 @pytest.mark.parametrize(
     "layers, frozen, trained",
     [
-        ("heads", ("conv_stack.", "f5c_a.", "f5c_b."), "mer_head.fc1.weight"),
-        ("class_layer", ("conv_stack.", "f5c_a.", "f5c_b.", "mer_head.conv3d.", "mer_head.fc1."), "mer_head.fc2.weight"),
+        ("heads", FEATURES, "mer_head.fc1.weight"),
+        ("class_layer", (*FEATURES, "mer_head.conv3d.", "mer_head.fc1."), "mer_head.fc2.weight"),
     ],
 )
 def test_train_layers_trains_only_the_layers_it_names(tiny_synthetic_cache, tmp_path, layers, frozen, trained):
