@@ -10,7 +10,7 @@ with a balanced accuracy near 0.5 means the evidence is in the output but miscal
 fine-tuned class layer can fix; an AUC near 0.5 means it is not there.
 
     python benchmarks/au_transfer.py --out au-v1 [--init pretrained|PATH] [--motion-input diff]
-        [--people hopper,paul] [--clips 256] [--seed 11]
+        [--people hopper,paul] [--clips 256] [--seed 11] [--amplitude 0.5,2.5]
 
 Writes OUT/au_transfer.csv (a row per set and action unit), OUT/au_transfer.json (the same with
 the means and the command) and OUT/au_transfer.png.
@@ -44,6 +44,17 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
         return float("nan")
     ranks = rankdata(np.concatenate([pos, neg]))  # ties share their mean rank
     return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def parse_amplitude(text: str) -> tuple[float, float]:
+    """ "LOW,HIGH" in px → (LOW, HIGH), with 0 < LOW <= HIGH."""
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError:
+        raise SystemExit(f"--amplitude wants LOW,HIGH in px (e.g. 0.5,2.5), got {text!r}") from None
+    if not 0 < low <= high:
+        raise SystemExit(f"--amplitude wants 0 < LOW <= HIGH, got {text!r}")
+    return low, high
 
 
 def per_unit(probs: np.ndarray, truth: np.ndarray) -> list[dict]:
@@ -111,7 +122,11 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=256, help="clips per set")
     parser.add_argument("--seed", type=int, default=11, help="seed of the measuring clips")
     parser.add_argument("--face-cache", default="", help="folder of framed photographs (mol pretrain's)")
+    parser.add_argument(
+        "--amplitude", default="0.5,2.5", help="LOW,HIGH: apex motion of the clips, aligned px (the benchmark's)"
+    )
     args = parser.parse_args()
+    amplitude = parse_amplitude(args.amplitude)
     config = PretrainConfig(
         motion_input=args.motion_input,
         eval_people=tuple(p for p in args.people.split(",") if p),
@@ -123,7 +138,7 @@ def main() -> None:
     start_from(model, args.init, class_layer=True)
     model.eval()
     rows = []
-    for eval_set in make_eval_sets(config):
+    for eval_set in make_eval_sets(config, amplitude):
         probs, truth = detect(model, eval_set.batches)
         rows += [{"set": eval_set.name, **row} for row in per_unit(probs, truth)]
         print(f"{eval_set.name}: measured {len(probs)} clips", file=sys.stderr)
@@ -134,11 +149,12 @@ def main() -> None:
     summary = {
         "command": "python benchmarks/au_transfer.py " + " ".join(sys.argv[1:]),
         "weights": str(resolve_init(args.init, args.motion_input)),
+        "amplitude_px": list(amplitude),
         "means": means.to_dict(orient="index"),
         "per_unit": rows,
     }
     write_text_atomically(args.out / "au_transfer.json", json.dumps(summary, indent=2))
-    plot(table, args.out / "au_transfer.png", f"action units at 0.5-2.5 px from {args.init}")
+    plot(table, args.out / "au_transfer.png", f"action units at {amplitude[0]:g}-{amplitude[1]:g} px from {args.init}")
     print(means.to_string())
     print(table.pivot(index="au", columns="set", values="auc").loc[list(STREAM_AUS)].to_string())
 

@@ -41,3 +41,12 @@ def test_per_unit_reads_each_action_unit_alone():
     assert (first["balanced_accuracy"], first["auc"], first["positives"]) == (1.0, 1.0, 10)
     assert (second["balanced_accuracy"], second["auc"]) == (0.5, 0.5)
     assert np.isnan(rows[STREAM_AUS[2]]["auc"])  # never present
+
+
+def test_amplitude_is_read_as_a_range_and_checked():
+    from au_transfer import parse_amplitude
+
+    assert parse_amplitude("0.5,1") == (0.5, 1.0)
+    for bad in ("1", "2,1", "0,1", "a,b"):
+        with pytest.raises(SystemExit, match="--amplitude"):
+            parse_amplitude(bad)

@@ -164,3 +164,16 @@ def test_measuring_clips_use_every_held_out_identity_alike(clips):
     assert sum(len(b) for b in batches) == clips and all(len(b) <= 8 for b in batches)
     counts = [sum(b.count(i) for b in batches) for i in range(16)]
     assert max(counts) - min(counts) <= 1  # before: faces 8-15 served once, 0-7 seven times
+
+
+def test_measuring_clips_move_as_far_as_asked():
+    from mol.train.pretrain_measures import make_eval_sets
+
+    config = PretrainConfig(eval_clips=8, eval_people=()).validate()
+
+    def apex_flow(amplitude):
+        (procedural,) = make_eval_sets(config, amplitude)
+        return max(float(abs(torch.as_tensor(b["flow"])).max()) for b in procedural.batches)
+
+    small, large = apex_flow((0.5, 0.5)), apex_flow((6.0, 6.0))
+    assert 0 < small < 1.0 < large

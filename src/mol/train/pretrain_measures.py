@@ -55,7 +55,10 @@ def identity_batches(identities: list, clips: int, batch: int = 8) -> list[list]
     return [turn[i : i + batch] for i in range(0, clips, batch)]
 
 
-def make_eval_sets(config: PretrainConfig) -> list[EvalSet]:
+def make_eval_sets(config: PretrainConfig, amplitude: tuple[float, float] = BENCHMARK_AMPLITUDE) -> list[EvalSet]:
+    """Fixed measuring clips at apex ``amplitude`` (aligned px; the benchmark's range unless
+    asked): procedural faces the stream never draws and, given ``config.eval_people``, their
+    photographs."""
     stream = config.stream_config()
     photos = PhotoFaces(tuple(config.eval_people), config.face_cache or None)
     rng = np.random.default_rng([config.seed, 7_777_778])
@@ -68,7 +71,7 @@ def make_eval_sets(config: PretrainConfig) -> list[EvalSet]:
     out = []
     for name, identities in sets:
         batches = [
-            make_batch(stream, photos, len(group), BENCHMARK_AMPLITUDE, rng, group)
+            make_batch(stream, photos, len(group), amplitude, rng, group)
             for group in identity_batches(identities, config.eval_clips)
         ]
         out.append(EvalSet(name, batches, mean_shape))
