@@ -47,7 +47,7 @@ def roc_auc(scores: np.ndarray, positive: np.ndarray) -> float:
 
 
 def parse_amplitude(text: str) -> tuple[float, float]:
-    """ "LOW,HIGH" in px → (LOW, HIGH), with 0 < LOW <= HIGH."""
+    """The text LOW,HIGH in px as (LOW, HIGH), with 0 < LOW <= HIGH."""
     try:
         low, high = (float(v) for v in text.split(","))
     except ValueError:
