@@ -65,8 +65,13 @@ def compare_seeds(groups: dict[str, list[Path]], resamples: int, seed: int, subj
     index = {(name, i): k for k, (name, i, _) in enumerate(flat)}
     reference = next(iter(runs))
     rows, per_run = [], []
+    # (seeds, metrics) per recipe, each run scored once
+    values_of = {
+        name: np.array([[scores(labels, r.table["pred"].to_numpy(), n)[m] for m in METRICS] for r in seeds])
+        for name, seeds in runs.items()
+    }
     for name, seeds in runs.items():
-        values = np.array([[scores(labels, r.table["pred"].to_numpy(), n)[m] for m in METRICS] for r in seeds])
+        values = values_of[name]
         for i in range(len(seeds)):
             per_run.append(
                 {
@@ -84,10 +89,7 @@ def compare_seeds(groups: dict[str, list[Path]], resamples: int, seed: int, subj
         if name != reference and shared:
             for m, metric in enumerate(METRICS):
                 diff = np.mean([boot[:, index[(name, i)], m] - boot[:, index[(reference, i)], m] for i in shared], 0)
-                by_seed = [
-                    float(values[i, m] - scores(labels, runs[reference][i].table["pred"].to_numpy(), n)[metric])
-                    for i in shared
-                ]
+                by_seed = [float(values[i, m] - values_of[reference][i, m]) for i in shared]
                 row[f"delta_{metric}"] = float(np.mean(by_seed))
                 row[f"delta_{metric}_ci95"] = interval(diff)
                 row[f"delta_{metric}_by_seed"] = by_seed

@@ -99,7 +99,7 @@ def initial_model(config: TrainConfig, num_classes: int, seed: int, mean_shape: 
     if config.f5c_init == "shared":
         model.share_f5c_blocks()
     start_from(model, config.init)  # pre-trained weights replace what they hold
-    if config.train_layers in ("heads", "class_layer"):
+    if config.train_layers != "all":  # heads and class_layer both keep the shared features
         model.freeze_features()
     if config.train_layers == "class_layer":
         model.mer_head.freeze_below_class_layer()
