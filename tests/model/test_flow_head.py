@@ -2,7 +2,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from mol.model.correlation import displacement_index, reachable_displacements
-from mol.model.flow_head import DISPLACEMENT_STRIDE, MAX_DISPLACEMENT, FlowHead
+from mol.model.flow_head import DISPLACEMENT_STRIDE, MAX_DISPLACEMENT, SEEDED_LAYERS, FlowHead
 from mol.model.mol import MOL
 
 
@@ -33,3 +33,29 @@ def test_a_forward_has_no_data_dependent_shapes():
         model(torch.randn(1, 1, 8, 128, 128))
     assert not seen.names & {"nonzero", "masked_select", "unique", "_local_scalar_dense", "item"}
     assert "bmm" in seen.names  # the mode did see the forward
+
+
+def test_seeded_layers_depend_on_the_seed_alone_and_keep_the_reference_scale():
+    torch.manual_seed(0)
+    a = FlowHead()
+    torch.manual_seed(1)
+    b = FlowHead()
+    a.seed_large_layers(5)
+    b.seed_large_layers(5)
+    names = a.seeded_weight_names()
+    assert all(torch.equal(a.state_dict()[n], b.state_dict()[n]) for n in names)
+    assert not torch.equal(a.conv3_1[0].weight, b.conv3_1[0].weight)  # the rest is not seeded
+    b.seed_large_layers(6)
+    assert not any(torch.equal(a.state_dict()[n], b.state_dict()[n]) for n in names)
+    reference = FlowHead().conv6_1[0].weight  # torch's Kaiming normal, a = 0.1
+    assert abs(float(a.conv6_1[0].weight.detach().std() / reference.detach().std()) - 1) < 0.01
+
+
+def test_frozen_seeded_layers_get_no_gradient_and_the_rest_does():
+    head = FlowHead()
+    head.freeze_large_layers()
+    frames = torch.randn(1, 2, 1, 128, 128)
+    features = torch.randn(1, 1, 128, 16, 16)
+    head(frames, features, features).square().mean().backward()
+    assert all(getattr(head, n)[0].weight.grad is None for n in SEEDED_LAYERS)
+    assert head.conv3_1[0].weight.grad is not None and head.deconv3[0].weight.grad is not None

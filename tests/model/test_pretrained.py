@@ -9,6 +9,7 @@ from mol.model.pretrained import (
     CLASS_LAYER,
     SHIPPED,
     SHIPPED_FILE,
+    flow_seed_of,
     init_record,
     read_pretrained,
     resolve_init,
@@ -96,3 +97,24 @@ def test_unreadable_weights_are_named(tmp_path):
         read_pretrained(bad)
     with pytest.raises(CheckpointError, match="no such"):
         read_pretrained(tmp_path / "missing.safetensors")
+
+
+def test_a_flow_seed_ships_the_flow_head_but_its_seeded_layers(tmp_path):
+    torch.manual_seed(3)
+    source = MOL(num_classes=16, motion_input="diff")
+    source.flow_head.seed_large_layers(11)
+    path = save_shippable(source, tmp_path / "f.safetensors", {"steps": 1}, flow_seed=11)
+    state, _, _ = read_pretrained(path)
+    seeded = {"flow_head." + k for k in source.flow_head.seeded_weight_names()}
+    assert set(state) == set(source.state_dict()) - seeded
+    assert flow_seed_of(path) == 11 and flow_seed_of(SHIPPED_FILE) is None
+    assert path.stat().st_size < 20e6  # the seeded layers hold 35 M parameters: 70 MB in float16
+
+    torch.manual_seed(4)
+    model = MOL(num_classes=5, motion_input="diff")
+    fresh = start_from(model, str(path))
+    assert set(fresh) == set(CLASS_LAYER)
+    mine, theirs = model.flow_head.state_dict(), source.flow_head.state_dict()
+    for name in source.flow_head.seeded_weight_names():  # remade from the seed, exactly
+        assert torch.equal(mine[name], theirs[name]), name
+    torch.testing.assert_close(mine["conv3_1.0.weight"], theirs["conv3_1.0.weight"].half().float())

@@ -10,7 +10,8 @@ import torch
 from mol.cli import build_parser
 from mol.errors import ConfigError
 from mol.model import MOL
-from mol.model.pretrained import read_pretrained, start_from
+from mol.model.flow_head import FlowHead
+from mol.model.pretrained import flow_seed_of, read_pretrained, start_from
 from mol.train.pretrain import Pretrainer
 from mol.train.pretrain_config import PretrainConfig, command_line
 from mol.train.pretrain_measures import au_measures, identity_batches
@@ -177,3 +178,35 @@ def test_measuring_clips_move_as_far_as_asked():
 
     small, large = apex_flow((0.5, 0.5)), apex_flow((6.0, 6.0))
     assert 0 < small < 1.0 < large
+
+
+def test_a_flow_stage_trains_the_flow_head_alone_and_ships_its_seed(tmp_path):
+    first = tmp_path / "first"
+    Pretrainer(PretrainConfig(steps=1, loss_flow=0.0, **TINY), first).run(progress=False)
+    start = read_pretrained(first / "shippable.safetensors")[0]
+    config = PretrainConfig(steps=2, flow_only=True, seed=3, init=str(first / "shippable.safetensors"), **TINY)
+    card = Pretrainer(config, tmp_path / "flow").run(progress=False)
+    after = read_pretrained(tmp_path / "flow" / "pretrained.safetensors")[0]
+    # everything but the flow head as the start made it (the shared BatchNorm statistics too)
+    outside = [k for k in start if not k.startswith("flow_head.")]
+    assert outside and all(torch.equal(after[k], start[k]) for k in outside)
+    reference = FlowHead()
+    reference.seed_large_layers(3)
+    for name in reference.seeded_weight_names():
+        assert torch.equal(after["flow_head." + name], reference.state_dict()[name]), name
+    assert not torch.equal(
+        after["flow_head.deconv0.0.weight"], Pretrainer(config, tmp_path / "again").model.flow_head.deconv0[0].weight
+    )
+    assert flow_seed_of(tmp_path / "flow" / "shippable.safetensors") == 3 and "seed 3" in card["flow_head_shipped"]
+
+    # a later stage that leaves the flow head alone keeps shipping it; one that trains it freely cannot
+    later = dict(steps=1, init=str(tmp_path / "flow" / "shippable.safetensors"), **TINY)
+    assert Pretrainer(PretrainConfig(loss_flow=0.0, **later), tmp_path / "au").flow_seed == 3
+    assert Pretrainer(PretrainConfig(**later), tmp_path / "all").flow_seed is None
+
+
+def test_a_flow_stage_needs_a_start_and_a_flow_loss():
+    with pytest.raises(ConfigError, match="--flow-only"):
+        PretrainConfig(flow_only=True).validate()
+    with pytest.raises(ConfigError, match="--flow-only"):
+        PretrainConfig(flow_only=True, init="w.safetensors", loss_flow=0.0).validate()

@@ -173,6 +173,13 @@ def add_pretrain(shared: Shared) -> None:
         help="start from the weights of an earlier `mol pretrain` run (its pretrained.safetensors): a later "
         "stage with other settings (default: scratch)",
     )
+    p.add_argument(
+        "--flow-only",
+        action="store_true",
+        help="train the flow head alone on top of --init's network (every other layer stays as it is); its "
+        "deepest layers keep a start drawn from --seed, so that the shipped file holds the rest of the head "
+        "and the seed (about 9 MB instead of 80)",
+    )
     p.add_argument("--face-cache", help="folder keeping the framed photographs (lets a machine without dlib use them)")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -12,6 +14,11 @@ from mol.model.tap_conv import FlowPredictor
 MAX_DISPLACEMENT = 20
 DISPLACEMENT_STRIDE = 2
 CORRELATION_CHANNELS = (2 * MAX_DISPLACEMENT // DISPLACEMENT_STRIDE + 1) ** 2  # 441
+KAIMING_SLOPE = 0.1  # the reference initialises every (de)conv Kaiming normal for LeakyReLU(0.1)
+# The deepest encoder and decoder layers: 35.0 M of the head's 39.7 M parameters, on maps of 2-8 px
+# for a 128 px face. A flow stage of `mol pretrain` keeps their convolution weights at a seeded
+# start, so that shipped weights carry a seed in place of these tensors.
+SEEDED_LAYERS = ("conv4", "conv4_1", "conv5", "conv5_1", "conv6", "conv6_1", "deconv5", "deconv4")
 
 
 class ConvBlock(nn.Sequential):
@@ -117,12 +124,34 @@ class FlowHead(nn.Module):
         """The reference initialisation: Kaiming normal (a = 0.1) for every (de)conv, BN at 1/0."""
         for m in self.modules():
             if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-                nn.init.kaiming_normal_(m.weight, a=0.1)
+                nn.init.kaiming_normal_(m.weight, a=KAIMING_SLOPE)
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    def seeded_weight_names(self) -> list[str]:
+        """The state-dict names (within this head) of the weights :meth:`seed_large_layers` sets."""
+        return [f"{name}.0.weight" for name in SEEDED_LAYERS]
+
+    def seed_large_layers(self, seed: int) -> None:
+        """Set the convolution weights of SEEDED_LAYERS from ``seed`` alone: the reference's
+        Kaiming normal, drawn on the CPU so that every machine gets the same tensors."""
+        generator = torch.Generator().manual_seed(seed)
+        gain = math.sqrt(2.0 / (1 + KAIMING_SLOPE**2))
+        with torch.no_grad():
+            for name in SEEDED_LAYERS:
+                weight = getattr(self, name)[0].weight
+                fan_in = weight.shape[1] * weight[0, 0].numel()  # as torch's kaiming_normal_ counts it
+                drawn = torch.randn(weight.shape, generator=generator) * (gain / math.sqrt(fan_in))
+                weight.copy_(drawn)
+
+    def freeze_large_layers(self) -> None:
+        """Stop the gradient of the weights :meth:`seed_large_layers` sets: they stay as the seed
+        makes them while the rest of the head trains."""
+        for name in SEEDED_LAYERS:
+            getattr(self, name)[0].weight.requires_grad_(False)
 
     def _conv3_1(self, h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """conv3_1 on [redir 32, reachable correlation channels, gA 128, gB 128]."""

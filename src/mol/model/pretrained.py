@@ -1,10 +1,13 @@
 """Pre-trained starting weights: the file the package ships, and starting a network from one.
 
 What ships is what `mol pretrain` wrote as ``shippable.safetensors``: every tensor of the network
-except the flow head (39.7 M of MOL's 44.1 M parameters) in float16, with the run's card in the
-metadata. A network started from it (``init: pretrained``) takes every tensor whose name and
-shape match, except the final class layer, which is made fresh for each dataset's classes; the
-flow head starts as it would from scratch.
+in float16, with the run's card in the metadata, except the flow head (39.7 M of MOL's 44.1 M
+parameters). A flow stage (`mol pretrain --flow-only`) trains the head with its deepest layers
+held at a seeded start; its file then also holds the rest of the head (4.7 M) and, in the
+metadata, the seed that remakes those layers. A network started from a file (``init:
+pretrained``) takes every tensor whose name and shape match, except the final class layer,
+which is made fresh for each dataset's classes; a flow head the file lacks starts as it would
+from scratch.
 """
 
 from __future__ import annotations
@@ -31,20 +34,34 @@ SHIPPED_VERSION, SHIPPED_FILE = SHIPPED["diff"]  # the frame-difference weights:
 SHIPPABLE_FORMAT = "mol-pretrained"
 NOT_SHIPPED = ("flow_head.",)  # tensor-name prefixes left out of the shipped file (size)
 CLASS_LAYER = ("mer_head.fc2.weight", "mer_head.fc2.bias")  # made fresh for every dataset
+FLOW_SEED_KEY = "flow_seed"  # metadata: the seed of the flow head's deepest layers, when it ships
 
 
-def save_shippable(model: torch.nn.Module, path: str | Path, card: dict) -> Path:
-    """The network without the flow head, floating tensors in float16, the card in the metadata."""
+def shipped_names(model: torch.nn.Module, flow_seed: int | None) -> list[str]:
+    """The tensors a shipped file holds: all but the flow head's, or, for a flow head whose
+    deepest layers ``flow_seed`` makes, all but those layers' weights."""
+    if flow_seed is None:
+        return [k for k in model.state_dict() if not k.startswith(NOT_SHIPPED)]
+    seeded = {NOT_SHIPPED[0] + name for name in model.flow_head.seeded_weight_names()}
+    return [k for k in model.state_dict() if k not in seeded]
+
+
+def save_shippable(model: torch.nn.Module, path: str | Path, card: dict, flow_seed: int | None = None) -> Path:
+    """The network in float16 with the card in the metadata, without the flow head or, given the
+    seed of its deepest layers, without those layers' weights."""
+    names = set(shipped_names(model, flow_seed))
     state = {
         k: (v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu()).contiguous()
         for k, v in model.state_dict().items()
-        if not k.startswith(NOT_SHIPPED)
+        if k in names
     }
     metadata = {
         "format": SHIPPABLE_FORMAT,
         "config": json.dumps(model.config.to_dict()),
         "card": json.dumps(card),
     }
+    if flow_seed is not None:
+        metadata[FLOW_SEED_KEY] = str(flow_seed)
     path = Path(path)
     atomic_write(path, lambda tmp: save_file(state, str(tmp), metadata=metadata))
     return path
@@ -63,6 +80,13 @@ def read_pretrained_metadata(path: str | Path) -> tuple[dict, dict]:
         raise CheckpointError(f"{path}: holds a {metadata['model']!r} model; pre-trained weights must be MOL's")
     card = json.loads(metadata.get("card") or metadata.get("pretrain") or "{}")
     return json.loads(metadata["config"]), card
+
+
+def flow_seed_of(path: str | Path) -> int | None:
+    """The seed that remakes the flow head's deepest layers of a shipped file that holds the rest
+    of the head; None for a file without the flow head or with the whole of it."""
+    seed = read_safetensors_metadata(Path(path)).get(FLOW_SEED_KEY)
+    return None if seed is None else int(seed)
 
 
 def read_pretrained(path: str | Path) -> tuple[dict[str, torch.Tensor], dict, dict]:
@@ -118,7 +142,8 @@ def start_from(model: torch.nn.Module, init: str, class_layer: bool = False) -> 
 
     The network's input option must match the weights'; everything else that matches in name
     and shape is taken, except the final class layer (CLASS_LAYER) unless ``class_layer`` (a
-    pre-training run continuing another, on the same targets)."""
+    pre-training run continuing another, on the same targets). A file with a flow seed first
+    remakes the flow head's deepest layers from it (FlowHead.seed_large_layers)."""
     path = resolve_init(init, model.config.motion_input)
     if path is None:
         return list(model.state_dict())
@@ -132,10 +157,15 @@ def start_from(model: torch.nn.Module, init: str, class_layer: bool = False) -> 
                 f"{path}: pre-trained with {key}={theirs!r}, this network has {key}={mine.get(key)!r}; "
                 f"set {key}: {theirs} (e.g. --set {key}={theirs})"
             )
+    flow_seed = flow_seed_of(path)
+    remade = set()
+    if flow_seed is not None:
+        model.flow_head.seed_large_layers(flow_seed)
+        remade = {NOT_SHIPPED[0] + name for name in model.flow_head.seeded_weight_names()}
     target = model.state_dict()
     skipped = () if class_layer else CLASS_LAYER
     taken = {k: v for k, v in state.items() if k in target and k not in skipped and v.shape == target[k].shape}
     with torch.no_grad():
         for k, v in taken.items():
             target[k].copy_(v)
-    return [k for k in target if k not in taken]
+    return [k for k in target if k not in taken and k not in remade]

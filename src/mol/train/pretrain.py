@@ -8,8 +8,9 @@ stream never holds, at the benchmark's amplitudes: that is the measure of transf
 
 Resumable (OUT/resume.pt, written atomically every ``checkpoint_every`` steps), bounded by steps
 and by wall time, and it shows progress. It writes OUT/pretrained.safetensors (the whole network,
-float32), OUT/shippable.safetensors (everything but the flow head, float16: what the package
-ships), OUT/log.csv, OUT/eval.csv, OUT/card.json and OUT/curves.png.
+float32), OUT/shippable.safetensors (float16, what the package ships: everything but the flow
+head, or, after a flow stage (--flow-only), everything but the weights of the flow head's deepest
+layers, which a seed remakes), OUT/log.csv, OUT/eval.csv, OUT/card.json and OUT/curves.png.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from mol.data.synthetic.stream import (
 from mol.errors import ConfigError
 from mol.files import atomic_write, write_csv_atomically, write_text_atomically
 from mol.model.checkpoint import save_checkpoint
+from mol.model.flow_head import SEEDED_LAYERS
 from mol.model.mol import MOL
-from mol.model.pretrained import init_record, save_shippable, start_from
+from mol.model.pretrained import flow_seed_of, init_record, resolve_init, save_shippable, start_from
 from mol.train.losses import LossWeights, landmark_loss
 from mol.train.optim import make_optimizer
 from mol.train.pretrain_config import RESUMABLE_CHANGES, PretrainConfig, command_line, identity_pool_description
@@ -136,10 +138,35 @@ class Pretrainer:
         self.model = pretrain_model(config, self.eval_sets[0].mean_shape)
         if config.init:  # a stage after another run: its weights, the class layer included (same targets)
             start_from(self.model, config.init, class_layer=True)
+        self.flow_seed = self.shipped_flow_seed()
+        if config.flow_only:
+            self.freeze_all_but_flow_head()
         self.model.to(self.device)
-        self.optimizer = make_optimizer(self.model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(trainable, lr=config.lr, weight_decay=config.weight_decay)
         self.state = PretrainState()
         self.resume_path = self.out / "resume.pt"
+
+    def shipped_flow_seed(self) -> int | None:
+        """The seed of the flow head's deepest layers that the shipped file records: this run's
+        (or its start's) with --flow-only; its start's when the flow head does not train here;
+        else none, and the file leaves the whole head out."""
+        c = self.config
+        inherited = flow_seed_of(resolve_init(c.init, c.motion_input)) if c.init else None
+        if c.flow_only:
+            return c.seed if inherited is None else inherited
+        return inherited if c.loss_weights["flow"] == 0 else None
+
+    def freeze_all_but_flow_head(self) -> None:
+        """--flow-only: the shared features (BatchNorm statistics too) and the other heads stay as
+        --init made them; the flow head's deepest layers take their seeded start and stay there."""
+        model = self.model
+        model.freeze_features()
+        model.mer_head.requires_grad_(False)
+        model.landmark_head.requires_grad_(False)
+        if flow_seed_of(resolve_init(self.config.init, self.config.motion_input)) is None:  # else drawn already
+            model.flow_head.seed_large_layers(self.flow_seed)
+        model.flow_head.freeze_large_layers()
 
     def check_folder(self) -> None:
         """A folder holds one run: refuse to continue one made with other settings."""
@@ -280,17 +307,27 @@ class Pretrainer:
             "clips_seen": s.step * c.batch_size,
             "identity_pool": identity_pool_description(c),
             "init": asdict(init_record(c.init, c.motion_input)) if c.init else "scratch",
+            "flow_head_shipped": flow_head_description(self.flow_seed),
             "final": s.evals[-1],
             "start": s.evals[0],
         }
         record = {"pretrain": json.dumps(card)}
         save_checkpoint(self.model, out / "pretrained.safetensors", extra=record)
-        save_shippable(self.model, out / "shippable.safetensors", card)
+        save_shippable(self.model, out / "shippable.safetensors", card, flow_seed=self.flow_seed)
         write_csv_atomically(out / "log.csv", s.log)
         write_csv_atomically(out / "eval.csv", s.evals)
         write_text_atomically(out / "card.json", json.dumps(card, indent=2))
         plot_pretraining(s.log, s.evals, self.eval_sets, out / "curves.png")
         return card
+
+
+def flow_head_description(flow_seed: int | None) -> str:
+    if flow_seed is None:
+        return "no: a network started from the shipped file makes its flow head fresh"
+    return (
+        f"yes, but for its deepest layers' weights ({', '.join(SEEDED_LAYERS)}), which seed {flow_seed} "
+        "remakes (mol.model.flow_head.FlowHead.seed_large_layers)"
+    )
 
 
 def _batch_amplitude(step: int, c: PretrainConfig) -> tuple[float, float]:

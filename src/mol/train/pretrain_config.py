@@ -45,6 +45,9 @@ class PretrainConfig:
     seed: int = 0
     face_cache: str = ""  # folder of framed photographs (see PhotoFaces)
     init: str = ""  # a weights file of an earlier `mol pretrain` run to start from ("": scratch)
+    # only the flow head trains, on top of --init's network, its deepest layers at a start drawn from
+    # --seed: the shipped file then carries the rest of the head and the seed (see FlowHead.SEEDED_LAYERS)
+    flow_only: bool = False
 
     def validate(self) -> PretrainConfig:
         from mol.data.synthetic.benchmark import PARTS
@@ -57,6 +60,11 @@ class PretrainConfig:
         for name in ("time_budget", "eval_every", "curriculum_steps", "warmup_steps", "lr", "weight_decay", *losses):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
+        if self.flow_only and (not self.init or self.loss_flow <= 0):
+            raise ConfigError(
+                "--flow-only trains the flow head on top of an earlier run's network: give --init and a --loss-flow "
+                "above 0"
+            )
         if not any(weight > 0 for weight in self.loss_weights.values()):
             raise ConfigError(
                 "at least one of --loss-au, --loss-flow and --loss-landmark (or --loss-head with --head-motion) "
@@ -79,7 +87,9 @@ class PretrainConfig:
     @property
     def loss_weights(self) -> dict[str, float]:
         """Each target's loss weight: the action units, the head's direction (only with
-        head_motion), the flow, the landmarks."""
+        head_motion), the flow, the landmarks; with flow_only, the flow's alone."""
+        if self.flow_only:
+            return {"au": 0.0, "head": 0.0, "flow": self.loss_flow, "landmark": 0.0}
         head = self.loss_head if self.head_motion else 0.0
         return {"au": self.loss_au, "head": head, "flow": self.loss_flow, "landmark": self.loss_landmark}
 
