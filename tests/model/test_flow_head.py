@@ -59,3 +59,18 @@ def test_frozen_seeded_layers_get_no_gradient_and_the_rest_does():
     head(frames, features, features).square().mean().backward()
     assert all(getattr(head, n)[0].weight.grad is None for n in SEEDED_LAYERS)
     assert head.conv3_1[0].weight.grad is not None and head.deconv3[0].weight.grad is not None
+
+
+def test_the_pyramid_adds_the_coarser_levels_and_leaves_flow0_as_it_is():
+    torch.manual_seed(0)
+    head = FlowHead().eval()
+    frames = torch.randn(2, 3, 1, 128, 128)
+    features = torch.randn(2, 2, 128, 16, 16)
+    pairs = torch.tensor([1])
+    with torch.no_grad():
+        plain = head(frames, features, features, pairs=pairs)
+        flow0, coarse = head(frames, features, features, pairs=pairs, pyramid=True)
+        every_pair, every_coarse = head(frames, features, features, pyramid=True)
+    torch.testing.assert_close(flow0, plain)
+    assert [tuple(f.shape) for f in coarse] == [(2, 1, 2, 128 >> i, 128 >> i) for i in range(1, 7)]
+    assert every_pair.shape == (2, 2, 2, 128, 128) and every_coarse[0].shape == (2, 2, 2, 64, 64)

@@ -6,13 +6,15 @@ import shlex
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mol.cli import build_parser
+from mol.constants import FRAME_PAIRS
 from mol.errors import ConfigError
 from mol.model import MOL
 from mol.model.flow_head import FlowHead
 from mol.model.pretrained import flow_seed_of, read_pretrained, start_from
-from mol.train.pretrain import Pretrainer
+from mol.train.pretrain import Pretrainer, pyramid_loss
 from mol.train.pretrain_config import PretrainConfig, command_line
 from mol.train.pretrain_measures import au_measures, identity_batches
 
@@ -210,3 +212,22 @@ def test_a_flow_stage_needs_a_start_and_a_flow_loss():
         PretrainConfig(flow_only=True).validate()
     with pytest.raises(ConfigError, match="--flow-only"):
         PretrainConfig(flow_only=True, init="w.safetensors", loss_flow=0.0).validate()
+
+
+def test_the_pyramid_loss_compares_each_level_with_the_flow_averaged_to_its_size():
+    flow = torch.randn(2, 2, 16, 16)
+    exact = tuple(F.avg_pool2d(flow, 2**i)[..., None] for i in range(1, 4))
+    assert float(pyramid_loss(exact, flow)) < 1e-12
+    off = (exact[0] + 1.0, *exact[1:])  # one level off by 1 px in both directions: MSE 1 of 3 levels
+    torch.testing.assert_close(pyramid_loss(off, flow), torch.tensor(1.0 / 3 / FRAME_PAIRS))
+
+
+def test_a_folder_from_before_a_new_setting_still_resumes(tmp_path):
+    trainer = Pretrainer(PretrainConfig(steps=1, **TINY), tmp_path)
+    trainer.check_folder()
+    saved = json.loads((tmp_path / "pretrain_config.json").read_text())
+    del saved["flow_pyramid"]  # written by a version without it
+    (tmp_path / "pretrain_config.json").write_text(json.dumps(saved))
+    trainer.check_folder()
+    with pytest.raises(ConfigError, match="flow_pyramid"):
+        Pretrainer(PretrainConfig(steps=1, flow_pyramid=1.0, **TINY), tmp_path).check_folder()

@@ -180,6 +180,13 @@ def add_pretrain(shared: Shared) -> None:
         "deepest layers keep a start drawn from --seed, so that the shipped file holds the rest of the head "
         "and the seed (about 9 MB instead of 80)",
     )
+    p.add_argument(
+        "--flow-pyramid",
+        type=at_least(0.0, float),
+        help="weight of the flow decoder's coarser predictions (flow1..flow6, each against the exact flow averaged "
+        "to its size) beside flow0 in the flow loss: FlowNet's multi-scale loss (default 0: flow0 alone, as the "
+        "reference)",
+    )
     p.add_argument("--face-cache", help="folder keeping the framed photographs (lets a machine without dlib use them)")
 
 

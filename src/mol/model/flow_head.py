@@ -167,8 +167,10 @@ class FlowHead(nn.Module):
         e3b: torch.Tensor,
         feat_a: torch.Tensor,
         feat_b: torch.Tensor,
-    ) -> torch.Tensor:
-        """Correlation, refinement and the coarse-to-fine decoder for M pairs → flow (M, 2, H, W)."""
+        pyramid: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """Correlation, refinement and the coarse-to-fine decoder for M pairs → flow (M, 2, H, W);
+        with ``pyramid`` also the coarser predictions flow1..flow6, (M, 2, H/2^l, W/2^l)."""
         # Displacements that never land inside the map give correlation channels that are exactly
         # zero; they and their conv3_1 weights are skipped (on 16×16: 225 of 441 channels remain).
         if e3a.shape[-2:] == (self.map_size, self.map_size):
@@ -197,17 +199,24 @@ class FlowHead(nn.Module):
         flow1 = self.predict_flow1(cat1)
         cat0 = torch.cat((x_a, self.deconv0(cat1), self.upsampled_flow1_to_0(flow1)), 1)
         flow0 = self.predict_flow0(cat0)
-        return flow0
+        return (flow0, (flow1, flow2, flow3, flow4, flow5, flow6)) if pyramid else flow0
 
     def forward(
-        self, frames: torch.Tensor, feat_a: torch.Tensor, feat_b: torch.Tensor, pairs: torch.Tensor | None = None
-    ) -> torch.Tensor:
+        self,
+        frames: torch.Tensor,
+        feat_a: torch.Tensor,
+        feat_b: torch.Tensor,
+        pairs: torch.Tensor | None = None,
+        pyramid: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """``pairs``: optional pair indices (P,) in 0..T-2, shared by the batch; only those pairs are
         encoded and decoded, and the output is (B, P, 2, H, W) in that order (stochastic flow
-        supervision: the decoder is most of the head's cost, so P pairs cost about P / (T-1))."""
+        supervision: the decoder is most of the head's cost, so P pairs cost about P / (T-1)).
+        ``pyramid``: also the decoder's coarser predictions flow1..flow6, each (B, P, 2, h, w)
+        (FlowNet's multi-scale supervision; the reference supervises flow0 alone)."""
         b, t = frames.shape[:2]
         if pairs is not None:
-            return self._forward_pairs(frames, feat_a, feat_b, pairs)
+            return self._forward_pairs(frames, feat_a, feat_b, pairs, pyramid)
         pairs = t - 1
         flat = frames.flatten(0, 1)  # (B·T, 1, H, W)
         e1 = self.conv1(flat)
@@ -229,12 +238,11 @@ class FlowHead(nn.Module):
             feat_a.flatten(0, 1),
             feat_b.flatten(0, 1),
         )
-        flow0 = self._decode(*pair_inputs)
-        return flow0.unflatten(0, (b, pairs))
+        return _per_clip(self._decode(*pair_inputs, pyramid=pyramid), b)
 
     def _forward_pairs(
-        self, frames: torch.Tensor, feat_a: torch.Tensor, feat_b: torch.Tensor, pairs: torch.Tensor
-    ) -> torch.Tensor:
+        self, frames: torch.Tensor, feat_a: torch.Tensor, feat_b: torch.Tensor, pairs: torch.Tensor, pyramid: bool
+    ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """The chosen pairs only: their first and second frames pass the encoder (as one batch)."""
         b, t = frames.shape[:2]
         if pairs.dim() != 1 or len(pairs) == 0 or int(pairs.min()) < 0 or int(pairs.max()) > t - 2:
@@ -248,7 +256,7 @@ class FlowHead(nn.Module):
         def first(x: torch.Tensor) -> torch.Tensor:  # the pairs' first frames, as (B·P, ...)
             return x.unflatten(0, (b, 2 * p))[:, :p].flatten(0, 1)
 
-        flow0 = self._decode(
+        decoded = self._decode(
             first(both),
             first(e1),
             first(e2),
@@ -256,5 +264,14 @@ class FlowHead(nn.Module):
             e3.unflatten(0, (b, 2 * p))[:, p:].flatten(0, 1),
             feat_a[:, pairs].flatten(0, 1),
             feat_b[:, pairs].flatten(0, 1),
+            pyramid=pyramid,
         )
-        return flow0.unflatten(0, (b, p))
+        return _per_clip(decoded, b)
+
+
+def _per_clip(decoded, b: int):
+    """(B·P, ...) → (B, P, ...) for the decoder's flow0, or for flow0 and its coarser levels."""
+    if isinstance(decoded, tuple):
+        flow0, coarse = decoded
+        return flow0.unflatten(0, (b, -1)), tuple(f.unflatten(0, (b, -1)) for f in coarse)
+    return decoded.unflatten(0, (b, -1))

@@ -75,6 +75,8 @@ class MOLOutput(NamedTuple):
     flow: torch.Tensor | None
     landmarks: torch.Tensor | None
     motion_features: torch.Tensor | None = None
+    # with flow_pyramid: the flow decoder's coarser predictions flow1..flow6, (B, 2, h, w, P) each
+    flow_pyramid: tuple[torch.Tensor, ...] | None = None
 
 
 @register_model("mol", input="clip", summary="MOL: recognition, flow and landmarks from 8 frames")
@@ -176,11 +178,13 @@ class MOL(nn.Module):
         x: torch.Tensor,
         heads: tuple[str, ...] | frozenset[str] = HEADS,
         flow_pairs: torch.Tensor | None = None,
+        flow_pyramid: bool = False,
     ) -> MOLOutput:
         """x (B, 1, 8, 128, 128). ``heads`` selects the outputs to compute: the flow head holds
         ~93% of the network's arithmetic, so skipping it (MER-only training or inference) is
         an order of magnitude cheaper. ``flow_pairs`` (P,) computes the flow of those frame
-        pairs only: flow is then (B, 2, 128, 128, P)."""
+        pairs only: flow is then (B, 2, 128, 128, P). ``flow_pyramid`` also returns the flow
+        decoder's coarser predictions (a pre-training loss; see FlowHead.forward)."""
         self.check_input(x)
         unknown = set(heads) - set(HEADS)
         if unknown:
@@ -188,7 +192,7 @@ class MOL(nn.Module):
         b, _, t = x.shape[:3]
         diff = self.config.motion_input == "diff"
         raw_needed = not diff or bool({"flow", "landmarks"} & set(heads))
-        mer_logits = flow = landmarks = m_b = None
+        mer_logits = flow = landmarks = m_b = coarse = None
         frames = x.transpose(1, 2)  # (B, T, 1, H, W)
         if raw_needed:
             g_a, g_b = self.pair_features(frames)
@@ -200,8 +204,11 @@ class MOL(nn.Module):
         if "landmarks" in heads:
             landmarks = self.landmark_head(g_b.flatten(0, 1)).unflatten(0, (b, t - 1)).permute(0, 2, 1)
         if "flow" in heads:
-            flow = self.flow_head(frames, g_a, g_b, pairs=flow_pairs).permute(0, 2, 3, 4, 1)
-        return MOLOutput(mer_logits=mer_logits, flow=flow, landmarks=landmarks, motion_features=m_b)
+            flow = self.flow_head(frames, g_a, g_b, pairs=flow_pairs, pyramid=flow_pyramid)
+            if flow_pyramid:
+                flow, coarse = flow[0], tuple(f.permute(0, 2, 3, 4, 1) for f in flow[1])
+            flow = flow.permute(0, 2, 3, 4, 1)
+        return MOLOutput(mer_logits, flow, landmarks, motion_features=m_b, flow_pyramid=coarse)
 
     def pair_features(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """frames (B, T, 1, H, W) → F5C features gA of frames 0..T-2 and gB of frames 1..T-1,

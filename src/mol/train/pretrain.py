@@ -95,7 +95,8 @@ def trained_heads(config: PretrainConfig) -> tuple[str, ...]:
 def pretrain_loss(model: MOL, batch: dict, config: PretrainConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The weighted sum of the losses that are on, and each term (NaN for a target not trained)."""
     weights = config.loss_weights
-    out = model(batch["clip"], heads=trained_heads(config), flow_pairs=batch["pair"])
+    pyramid = config.flow_pyramid > 0 and weights["flow"] > 0
+    out = model(batch["clip"], heads=trained_heads(config), flow_pairs=batch["pair"], flow_pyramid=pyramid)
     aus = len(STREAM_AUS)
     losses = {  # computed only for the targets that train
         "au": lambda: F.binary_cross_entropy_with_logits(out.mer_logits[:, :aus].float(), batch["aus"][:, :aus]),
@@ -106,7 +107,19 @@ def pretrain_loss(model: MOL, batch: dict, config: PretrainConfig) -> tuple[torc
     nothing = torch.tensor(float("nan"), device=batch["clip"].device)
     terms = {name: loss() if weights[name] > 0 else nothing for name, loss in losses.items()}
     total = sum(weights[name] * term for name, term in terms.items() if weights[name] > 0)
+    if pyramid:
+        terms["flow_pyramid"] = pyramid_loss(out.flow_pyramid, batch["flow"])
+        total = total + weights["flow"] * config.flow_pyramid * terms["flow_pyramid"]
     return total, {k: v.detach() for k, v in terms.items()}
+
+
+def pyramid_loss(coarse: tuple[torch.Tensor, ...], flow: torch.Tensor) -> torch.Tensor:
+    """Mean over the decoder's levels 1..6 of the MSE between each prediction (B, 2, h, w, 1) and
+    the exact flow (B, 2, H, W) averaged to its size, on the joint loss's scale (÷ FRAME_PAIRS):
+    the coarse levels get a gradient of their own, as in FlowNet, where flow0 alone gives the
+    deeper layers almost none while its predictor starts at zero."""
+    losses = [F.mse_loss(level[..., 0].float(), F.adaptive_avg_pool2d(flow, level.shape[2:4])) for level in coarse]
+    return torch.stack(losses).mean() / FRAME_PAIRS
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,7 +186,9 @@ class Pretrainer:
         config_path = self.out / "pretrain_config.json"
         mine = {k: v for k, v in self.config.to_dict().items() if k not in RESUMABLE_CHANGES}
         if config_path.is_file():
-            theirs = {k: v for k, v in json.loads(config_path.read_text()).items() if k not in RESUMABLE_CHANGES}
+            # a setting newer than the folder's run had its default there
+            saved = {**PretrainConfig().to_dict(), **json.loads(config_path.read_text())}
+            theirs = {k: v for k, v in saved.items() if k not in RESUMABLE_CHANGES}
             differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             if differ:
                 raise ConfigError(

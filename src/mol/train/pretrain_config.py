@@ -48,6 +48,9 @@ class PretrainConfig:
     # only the flow head trains, on top of --init's network, its deepest layers at a start drawn from
     # --seed: the shipped file then carries the rest of the head and the seed (see FlowHead.SEEDED_LAYERS)
     flow_only: bool = False
+    # weight of the flow decoder's coarser predictions flow1..flow6 beside flow0 in the flow loss, each
+    # against the exact flow averaged to its size (FlowNet's multi-scale loss; the reference: 0)
+    flow_pyramid: float = 0.0
 
     def validate(self) -> PretrainConfig:
         from mol.data.synthetic.benchmark import PARTS
@@ -57,7 +60,8 @@ class PretrainConfig:
             if getattr(self, name) < low:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
         losses = ("loss_au", "loss_head", "loss_flow", "loss_landmark")
-        for name in ("time_budget", "eval_every", "curriculum_steps", "warmup_steps", "lr", "weight_decay", *losses):
+        others = ("time_budget", "flow_pyramid", "eval_every", "curriculum_steps", "warmup_steps", "lr", "weight_decay")
+        for name in (*others, *losses):
             if getattr(self, name) < 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
         if self.flow_only and (not self.init or self.loss_flow <= 0):
