@@ -4,7 +4,7 @@
 # half the clips a photograph), then the heads-only fine-tuning that decides, 3 seeds each, test only after dev:
 #   dev arm   (pool: Hopper; Paul never in it)  -> dev part, Paul's fold (sub02), against A
 #   candidate (pool: Hopper and Paul)           -> test part, against version 2
-# The rule (the README's): the candidate ships only if the dev arm beats A on Paul's fold and the
+# The rule (docs/pretraining.md): the candidate ships only if the dev arm beats A on Paul's fold and the
 # candidate's paired interval against version 2 on the test part excludes zero.
 # Usage: benchmarks/gpu_pretrain_photos.sh SECONDS OUT [DEVICE] [WORKERS_EACH]
 # Needs .devcache/faces/ (framed photographs; the GPU machine has no face detector). The

@@ -73,7 +73,7 @@ class Shared:
             "--init",
             metavar="{scratch,pretrained,PATH}",
             help="where MOL's weights start: scratch (the paper), pretrained (the shipped weights of `mol pretrain`, "
-            "see the README's model card) or a file `mol pretrain` wrote (default: the preset's init)",
+            "see src/mol/weights/MODEL_CARD.md) or a file `mol pretrain` wrote (default: the preset's init)",
         )
         self.people = _parent(
             "--subjects",
