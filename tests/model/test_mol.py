@@ -28,7 +28,8 @@ def test_output_shapes(batch, classes, k, neighbors):
     assert out.mer_logits.shape == (batch, classes)
     assert out.flow.shape == (batch, 2, 128, 128, 7)
     assert out.landmarks.shape == (batch, 136, 7)
-    assert all(torch.isfinite(t).all() for t in out)
+    assert out.flow_pyramid is None  # only when asked for, as a head that was not asked for
+    assert all(torch.isfinite(t).all() for t in out if t is not None)
 
 
 def test_batch_elements_are_independent_in_eval():
@@ -38,7 +39,8 @@ def test_batch_elements_are_independent_in_eval():
         together = model(x)
         alone = model(x[1:2])
     for a, b in zip(together, alone, strict=True):
-        torch.testing.assert_close(a[1:2], b, rtol=1e-4, atol=1e-4)
+        if a is not None or b is not None:
+            torch.testing.assert_close(a[1:2], b, rtol=1e-4, atol=1e-4)
 
 
 def test_pair_order_matters_for_flow():
