@@ -200,6 +200,11 @@ def test_a_flow_stage_trains_the_flow_head_alone_and_ships_its_seed(tmp_path):
         after["flow_head.deconv0.0.weight"], Pretrainer(config, tmp_path / "again").model.flow_head.deconv0[0].weight
     )
     assert flow_seed_of(tmp_path / "flow" / "shippable.safetensors") == 3 and "seed 3" in card["flow_head_shipped"]
+    # continuing from the whole network under another --seed keeps the layers the head was trained with
+    whole = str(tmp_path / "flow" / "pretrained.safetensors")
+    assert flow_seed_of(whole) == 3
+    more = Pretrainer(PretrainConfig(steps=1, flow_only=True, seed=9, init=whole, **TINY), tmp_path / "more")
+    assert more.flow_seed == 3 and torch.equal(more.model.flow_head.conv6_1[0].weight, reference.conv6_1[0].weight)
 
     # a later stage that leaves the flow head alone keeps shipping it; one that trains it freely cannot
     later = dict(steps=1, init=str(tmp_path / "flow" / "shippable.safetensors"), **TINY)

@@ -269,7 +269,9 @@ class FlowHead(nn.Module):
         return _per_clip(decoded, b)
 
 
-def _per_clip(decoded, b: int):
+def _per_clip(
+    decoded: torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, ...]], b: int
+) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """(B·P, ...) → (B, P, ...) for the decoder's flow0, or for flow0 and its coarser levels."""
     if isinstance(decoded, tuple):
         flow0, coarse = decoded

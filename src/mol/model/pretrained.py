@@ -83,8 +83,8 @@ def read_pretrained_metadata(path: str | Path) -> tuple[dict, dict]:
 
 
 def flow_seed_of(path: str | Path) -> int | None:
-    """The seed that remakes the flow head's deepest layers of a shipped file that holds the rest
-    of the head; None for a file without the flow head or with the whole of it."""
+    """The seed that made the flow head's deepest layers in a flow stage's files (the shipped one
+    remakes them from it; the whole network holds them too); None where no flow stage ran."""
     seed = read_safetensors_metadata(Path(path)).get(FLOW_SEED_KEY)
     return None if seed is None else int(seed)
 

@@ -39,7 +39,14 @@ from mol.files import atomic_write, write_csv_atomically, write_text_atomically
 from mol.model.checkpoint import save_checkpoint
 from mol.model.flow_head import SEEDED_LAYERS
 from mol.model.mol import MOL
-from mol.model.pretrained import flow_seed_of, init_record, resolve_init, save_shippable, start_from
+from mol.model.pretrained import (
+    FLOW_SEED_KEY,
+    flow_seed_of,
+    init_record,
+    resolve_init,
+    save_shippable,
+    start_from,
+)
 from mol.train.losses import LossWeights, landmark_loss
 from mol.train.optim import make_optimizer
 from mol.train.pretrain_config import RESUMABLE_CHANGES, PretrainConfig, command_line, identity_pool_description
@@ -116,8 +123,8 @@ def pretrain_loss(model: MOL, batch: dict, config: PretrainConfig) -> tuple[torc
 def pyramid_loss(coarse: tuple[torch.Tensor, ...], flow: torch.Tensor) -> torch.Tensor:
     """Mean over the decoder's levels 1..6 of the MSE between each prediction (B, 2, h, w, 1) and
     the exact flow (B, 2, H, W) averaged to its size, on the joint loss's scale (÷ FRAME_PAIRS):
-    the coarse levels get a gradient of their own, as in FlowNet, where flow0 alone gives the
-    deeper layers almost none while its predictor starts at zero."""
+    the coarse levels get a gradient of their own from the first step, as in FlowNet (flow0's
+    predictor starts at zero, so at first nothing below it gets one through flow0)."""
     losses = [F.mse_loss(level[..., 0].float(), F.adaptive_avg_pool2d(flow, level.shape[2:4])) for level in coarse]
     return torch.stack(losses).mean() / FRAME_PAIRS
 
@@ -151,6 +158,7 @@ class Pretrainer:
         self.model = pretrain_model(config, self.eval_sets[0].mean_shape)
         if config.init:  # a stage after another run: its weights, the class layer included (same targets)
             start_from(self.model, config.init, class_layer=True)
+        self.start_flow_seed = flow_seed_of(resolve_init(config.init, config.motion_input)) if config.init else None
         self.flow_seed = self.shipped_flow_seed()
         if config.flow_only:
             self.freeze_all_but_flow_head()
@@ -164,8 +172,7 @@ class Pretrainer:
         """The seed of the flow head's deepest layers that the shipped file records: this run's
         (or its start's) with --flow-only; its start's when the flow head does not train here;
         else none, and the file leaves the whole head out."""
-        c = self.config
-        inherited = flow_seed_of(resolve_init(c.init, c.motion_input)) if c.init else None
+        c, inherited = self.config, self.start_flow_seed
         if c.flow_only:
             return c.seed if inherited is None else inherited
         return inherited if c.loss_weights["flow"] == 0 else None
@@ -177,7 +184,7 @@ class Pretrainer:
         model.freeze_features()
         model.mer_head.requires_grad_(False)
         model.landmark_head.requires_grad_(False)
-        if flow_seed_of(resolve_init(self.config.init, self.config.motion_input)) is None:  # else drawn already
+        if self.start_flow_seed is None:  # else start_from drew them already
             model.flow_head.seed_large_layers(self.flow_seed)
         model.flow_head.freeze_large_layers()
 
@@ -327,6 +334,8 @@ class Pretrainer:
             "start": s.evals[0],
         }
         record = {"pretrain": json.dumps(card)}
+        if self.flow_seed is not None:  # a later stage from the whole network keeps the same layers
+            record[FLOW_SEED_KEY] = str(self.flow_seed)
         save_checkpoint(self.model, out / "pretrained.safetensors", extra=record)
         save_shippable(self.model, out / "shippable.safetensors", card, flow_seed=self.flow_seed)
         write_csv_atomically(out / "log.csv", s.log)
