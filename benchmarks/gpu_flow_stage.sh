@@ -5,8 +5,8 @@
 #   the synthetic-demo preset (joint, heads only), dev part, 3 paired seeds, from version 2 (flow
 #   head fresh) and from the stage; the stage ships as version 3 (version 2 + its flow head) only
 #   if its mean flow EPE is at least 10 % below zero flow's and below version 2's in every seed.
-# On this project's 2-core CPU the head did not learn flow that holds on new clips in 300-540 steps
-# of 8 (docs/pretraining.md, "A flow stage"); this is the run that asks whether many more do.
+# On this project's 2-core CPU the head did not learn flow that holds on new clips in up to 1800
+# steps of 8 (docs/pretraining.md, "A flow stage"); this is the run that asks whether many more do.
 # Usage: benchmarks/gpu_flow_stage.sh SECONDS OUT [DEVICE] [WORKERS] [PYRAMID]
 # Needs .devcache/faces/ (framed photographs; the GPU machine has no face detector). The decision
 # needs .devcache/dev.h5 (mol synth + mol prepare of the dev part); where it is missing the script
