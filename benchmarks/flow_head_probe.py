@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from mol.constants import FRAME_PAIRS
 from mol.data.synthetic.stream import LARGE_AMPLITUDE
 from mol.files import write_text_atomically
 from mol.model.pretrained import resolve_init
@@ -66,7 +67,7 @@ def fit_one_batch(args: argparse.Namespace, out: Path) -> dict:
         total, terms = pretrain_loss(trainer.model, batch, trainer.config)
         total.backward()
         trainer.optimizer.step()
-        curve.append(round(float(terms["flow"]) * 7, 5))  # back to a plain MSE per flow element
+        curve.append(round(float(terms["flow"]) * FRAME_PAIRS, 5))  # back to a plain MSE per flow element
     return {"zero_flow_mse": round(zero, 5), "flow0_mse_first": curve[0], "flow0_mse_last": curve[-1], "curve": curve}
 
 

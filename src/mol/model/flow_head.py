@@ -135,14 +135,16 @@ class FlowHead(nn.Module):
         """The state-dict names (within this head) of the weights :meth:`seed_large_layers` sets."""
         return [f"{name}.0.weight" for name in SEEDED_LAYERS]
 
+    def _seeded_weights(self) -> list[nn.Parameter]:
+        return [getattr(self, name)[0].weight for name in SEEDED_LAYERS]  # each block's convolution
+
     def seed_large_layers(self, seed: int) -> None:
         """Set the convolution weights of SEEDED_LAYERS from ``seed`` alone: the reference's
         Kaiming normal, drawn on the CPU so that every machine gets the same tensors."""
         generator = torch.Generator().manual_seed(seed)
         gain = math.sqrt(2.0 / (1 + KAIMING_SLOPE**2))
         with torch.no_grad():
-            for name in SEEDED_LAYERS:
-                weight = getattr(self, name)[0].weight
+            for weight in self._seeded_weights():
                 fan_in = weight.shape[1] * weight[0, 0].numel()  # as torch's kaiming_normal_ counts it
                 drawn = torch.randn(weight.shape, generator=generator) * (gain / math.sqrt(fan_in))
                 weight.copy_(drawn)
@@ -150,8 +152,8 @@ class FlowHead(nn.Module):
     def freeze_large_layers(self) -> None:
         """Stop the gradient of the weights :meth:`seed_large_layers` sets: they stay as the seed
         makes them while the rest of the head trains."""
-        for name in SEEDED_LAYERS:
-            getattr(self, name)[0].weight.requires_grad_(False)
+        for weight in self._seeded_weights():
+            weight.requires_grad_(False)
 
     def _conv3_1(self, h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """conv3_1 on [redir 32, reachable correlation channels, gA 128, gB 128]."""

@@ -37,12 +37,17 @@ CLASS_LAYER = ("mer_head.fc2.weight", "mer_head.fc2.bias")  # made fresh for eve
 FLOW_SEED_KEY = "flow_seed"  # metadata: the seed of the flow head's deepest layers, when it ships
 
 
+def seeded_names(model: torch.nn.Module) -> set[str]:
+    """The network's state-dict names of the flow head's weights that a flow seed makes."""
+    return {f"flow_head.{name}" for name in model.flow_head.seeded_weight_names()}
+
+
 def shipped_names(model: torch.nn.Module, flow_seed: int | None) -> list[str]:
     """The tensors a shipped file holds: all but the flow head's, or, for a flow head whose
     deepest layers ``flow_seed`` makes, all but those layers' weights."""
     if flow_seed is None:
         return [k for k in model.state_dict() if not k.startswith(NOT_SHIPPED)]
-    seeded = {NOT_SHIPPED[0] + name for name in model.flow_head.seeded_weight_names()}
+    seeded = seeded_names(model)
     return [k for k in model.state_dict() if k not in seeded]
 
 
@@ -161,7 +166,7 @@ def start_from(model: torch.nn.Module, init: str, class_layer: bool = False) -> 
     remade = set()
     if flow_seed is not None:
         model.flow_head.seed_large_layers(flow_seed)
-        remade = {NOT_SHIPPED[0] + name for name in model.flow_head.seeded_weight_names()}
+        remade = seeded_names(model)
     target = model.state_dict()
     skipped = () if class_layer else CLASS_LAYER
     taken = {k: v for k, v in state.items() if k in target and k not in skipped and v.shape == target[k].shape}
