@@ -58,6 +58,7 @@ def test_cache_contents_and_attributes(prepared):
         2,
     )
     assert by_id["EP01_02"].apex == -1 and by_id["EP01_02"].label == 0
+    assert v.action_units == "AU4"  # the sheet's cell, as written: fine-tuning reads it (class_init)
     g = cache.group(v.key)
     assert g["frames"].shape == (17, 144, 144) and g["frames"].dtype == np.uint8
     assert g["landmarks"].shape == (17, 68, 2) and g["flows"].shape == (14, 144, 144, 2)

@@ -49,6 +49,7 @@ class VideoEntry:
     offset: int
     first_frame: int = -1  # the number of the first frame file; sheets' frame numbers count from it
     onset_apex_frames: tuple[int, ...] = ()  # the onset-to-apex clip's frames (): made by an older mol
+    action_units: str | None = None  # the coding sheet's AU cell ("4+L10"); None: made by an older mol
 
 
 def new_video(
@@ -123,6 +124,7 @@ class Cache:
             offset=int(a["offset"]),
             first_frame=int(a.get("first_frame_number", -1)),
             onset_apex_frames=tuple(int(i) for i in a.get("onset_apex_frames", ())),
+            action_units=str(a["action_units"]) if "action_units" in a else None,
         )
 
     def _file(self) -> h5py.File:

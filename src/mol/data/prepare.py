@@ -104,6 +104,7 @@ def _video_attrs(record: VideoRecord, label: int, stride: int, first: int) -> di
         "video_id": record.video_id,
         "label": label,
         "emotion": record.emotion,
+        "action_units": record.action_units,
         "onset": record.onset,
         "apex": record.apex,
         "offset": record.offset,

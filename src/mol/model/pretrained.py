@@ -35,6 +35,7 @@ SHIPPABLE_FORMAT = "mol-pretrained"
 NOT_SHIPPED = ("flow_head.",)  # tensor-name prefixes left out of the shipped file (size)
 CLASS_LAYER = ("mer_head.fc2.weight", "mer_head.fc2.bias")  # made fresh for every dataset
 FLOW_SEED_KEY = "flow_seed"  # metadata: the seed of the flow head's deepest layers, when it ships
+TARGETS_KEY = "targets"  # a card's key: the names of the pre-trained last layer's outputs, in order
 
 
 def seeded_names(model: torch.nn.Module) -> set[str]:

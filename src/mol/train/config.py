@@ -33,6 +33,11 @@ F5C_INITS = ("independent", "shared")
 # class_layer: as heads, and the recognition head's layers below its class layer stay as they
 # start too: a linear read-out of the pre-trained recognition features
 TRAIN_LAYERS = ("all", "heads", "class_layer")
+# fresh: the final class layer starts at random, as the reference's; action_units (from
+# pre-trained weights): each class's row starts as the mean of the pre-trained action-unit
+# layer's rows for the action units the coding sheet gives that class's training videos, so
+# the class layer starts as a detector of those action units instead of at chance
+CLASS_INITS = ("fresh", "action_units")
 
 
 INF = float("inf")
@@ -108,6 +113,7 @@ class TrainConfig:
     # where MOL's weights start: scratch (the paper), pretrained (the shipped weights of
     # `mol pretrain`; the class layer and the flow head start fresh), or a weights file's path
     init: str = "scratch"
+    class_init: str = "fresh"  # "action_units": the class layer starts from the action-unit layer (CLASS_INITS)
     motion_input: str = "raw"  # "diff": recognition reads frame differences (a deviation from the paper)
     test_crops: int = 1  # test crops per clip: 1 the centre; n random ones (the reference: 5)
     normalize: str = "fixed"  # pixels: fixed [-1, 1], or "subject" statistics (the reference)
@@ -136,6 +142,7 @@ class TrainConfig:
             ("head_init", HEAD_INITS),
             ("f5c_init", F5C_INITS),
             ("train_layers", TRAIN_LAYERS),
+            ("class_init", CLASS_INITS),
             ("normalize", PIXEL_NORMALIZATIONS),
             ("clip_sampling", CLIP_SAMPLINGS),
             ("motion_input", MOTION_INPUTS),
@@ -160,6 +167,11 @@ class TrainConfig:
         if self.init != "scratch" and self.model != "mol":
             raise ConfigError(
                 f"init={self.init!r} starts MOL's weights; the {self.model!r} model has none (use scratch)"
+            )
+        if self.class_init != "fresh" and self.init == "scratch":
+            raise ConfigError(
+                f"class_init={self.class_init!r} reads the pre-trained action-unit layer; "
+                "start from pre-trained weights (--init pretrained) or set class_init: fresh"
             )
         if self.report_oracle and self.eval_every <= 0:
             raise ConfigError("report_oracle needs eval_every > 0 (test metrics at several points of training)")

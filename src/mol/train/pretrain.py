@@ -41,6 +41,7 @@ from mol.model.flow_head import SEEDED_LAYERS
 from mol.model.mol import MOL
 from mol.model.pretrained import (
     FLOW_SEED_KEY,
+    TARGETS_KEY,
     flow_seed_of,
     init_record,
     resolve_init,
@@ -330,6 +331,7 @@ class Pretrainer:
             "identity_pool": identity_pool_description(c),
             "init": asdict(init_record(c.init, c.motion_input)) if c.init else "scratch",
             "flow_head_shipped": flow_head_description(self.flow_seed),
+            TARGETS_KEY: list(c.stream_config().targets),
             "final": s.evals[-1],
             "start": s.evals[0],
         }

@@ -23,6 +23,7 @@ from mol.model.pretrained import init_record, start_from
 from mol.model.record import RECORD_KEY, TrainingRecord
 from mol.train import step as steps
 from mol.train.acceleration import CompiledOrEager, to_channels_last
+from mol.train.class_start import start_class_layer
 from mol.train.config import TrainConfig
 from mol.train.distributed import barrier, broadcast_flag, init_distributed
 from mol.train.evaluation import predict_clips, uf1_of
@@ -135,7 +136,11 @@ class FoldTrainer:
         # the training set's mean landmarks: the landmark head's start and its test baseline
         needs_shape = config.head_init == "baseline" or "landmarks" in self.heads
         self.mean_shape = mean_landmark_shape(data, fold.train) if needs_shape else None
-        self.model = initial_model(config, self.num_classes, seed, self.mean_shape).to(self.device)
+        self.model = initial_model(config, self.num_classes, seed, self.mean_shape)
+        self.class_start = (
+            start_class_layer(self.model, config.init, data, fold.train) if config.class_init == "action_units" else {}
+        )
+        self.model.to(self.device)
         if config.channels_last:
             to_channels_last(self.model)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
@@ -372,6 +377,8 @@ class FoldTrainer:
             "seconds": round(seconds, 1),
             "forward": forward_status,
         }
+        if self.class_start:  # each class's action units, as the class layer started
+            summary["class_start"] = self.class_start
         folder.write_history(p.history, p.evaluations)
         folder.write_done(summary)
         folder.resume.unlink(missing_ok=True)
