@@ -84,7 +84,14 @@ def test_training_videos_that_name_no_detected_action_unit_are_refused(au_weight
 
 def test_class_init_needs_pretrained_weights():
     with pytest.raises(ConfigError, match="--init pretrained"):
-        load_config(None, ["class_init=action_units"]).validate()
+        load_config(None, ["class_init=action_units"])
+
+
+def test_a_presets_action_unit_start_gives_way_to_init_scratch(tmp_path):
+    preset = tmp_path / "p.yaml"
+    preset.write_text("init: pretrained\nmotion_input: diff\nclass_init: action_units\n")
+    assert load_config(str(preset), []).class_init == "action_units"
+    assert load_config(str(preset), ["init=scratch"]).class_init == "fresh"
 
 
 def test_a_fold_starts_its_class_layer_from_its_own_training_videos(tiny_synthetic_cache, tmp_path):

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from mol.cli import build_parser
 from mol.constants import FRAME_PAIRS
+from mol.data.synthetic.stream import STREAM_AUS
 from mol.errors import ConfigError
 from mol.model import MOL
 from mol.model.flow_head import FlowHead
@@ -39,6 +40,8 @@ def test_tiny_run_writes_everything_and_resumes(tmp_path):
     card = json.loads((out / "card.json").read_text())
     assert card["command"].startswith("mol pretrain --steps 3 --batch 2")
     assert card["clips_seen"] == 6 and card["final"]["step"] == 3
+    assert card["targets"] == list(STREAM_AUS)  # what fine-tuning's class_init reads each output as
+    assert read_pretrained(out / "shippable.safetensors")[2]["targets"] == list(STREAM_AUS)
 
     model = MOL(num_classes=5, motion_input="diff")  # the trainer's start from this run
     fresh = start_from(model, str(out / "shippable.safetensors"))

@@ -247,4 +247,7 @@ def load_config(preset: str | None = None, overrides: list[str] | None = None) -
         if not sep or key not in names:
             raise ConfigError(f"override {item!r}: expected KEY=VALUE with KEY one of {sorted(names)}")
         setattr(config, key, _coerce(key, text.strip(), getattr(config, key)))
+    given = {item.partition("=")[0].strip().replace("-", "_") for item in overrides or []}
+    if config.init == "scratch" and "class_init" not in given:
+        config.class_init = "fresh"  # a preset's action-unit start needs weights: from scratch there are none
     return config.validate()
