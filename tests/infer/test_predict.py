@@ -347,6 +347,8 @@ def test_the_notes_name_the_initialisation():
     start = {"init": "pretrained", "version": "1", "file": "w.safetensors", "sha256": "abcd", "pretrain_steps": 711}
     text = notes(initialization=start)
     assert "pre-trained weights version 1" in text and "711 pre-training steps" in text
+    assert "action-unit layer" not in text
+    assert "class layer from its action-unit layer" in notes(initialization={**start, "class_layer": "action_units"})
     assert "from scratch" in notes(initialization={"init": "scratch"})
     assert "not recorded" in notes()
 

@@ -97,7 +97,7 @@ def test_a_presets_action_unit_start_gives_way_to_init_scratch(tmp_path):
 def test_a_fold_starts_its_class_layer_from_its_own_training_videos(tiny_synthetic_cache, tmp_path):
     from mol.data.multicache import open_caches
     from mol.train.protocols import loso_folds
-    from mol.train.trainer import FoldTrainer
+    from mol.train.trainer import FoldTrainer, training_record
 
     data = open_caches([tiny_synthetic_cache])
     fold = loso_folds(data.videos)[0]
@@ -110,3 +110,5 @@ def test_a_fold_starts_its_class_layer_from_its_own_training_videos(tiny_synthet
     expected = MOL(num_classes=len(data.classes), motion_input="diff")
     start_class_layer(expected, "pretrained", data, fold.train)
     torch.testing.assert_close(trainer.model.mer_head.fc2.weight, expected.mer_head.fc2.weight)
+    record = training_record(config, data, fold, steps=0)  # what `mol predict` names
+    assert record.initialization.class_layer == "action_units"

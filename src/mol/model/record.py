@@ -51,13 +51,15 @@ class Initialization:
     sha256: str | None = None
     version: str | None = None
     pretrain_steps: int | None = None
+    class_layer: str = "fresh"  # fresh | action_units: from the weights' action-unit layer (class_init)
 
     def describe(self) -> str:
         if self.init == "scratch":
             return "from scratch (random weights), as in the paper"
         version = f" version {self.version}" if self.version else ""
         steps = f", {self.pretrain_steps} pre-training steps" if self.pretrain_steps else ""
-        return f"pre-trained weights{version} ({self.file}, sha256 {self.sha256}{steps})"
+        start = "; class layer from its action-unit layer" if self.class_layer == "action_units" else ""
+        return f"pre-trained weights{version} ({self.file}, sha256 {self.sha256}{steps}){start}"
 
 
 @dataclass(frozen=True)

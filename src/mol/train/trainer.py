@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -412,5 +412,5 @@ def training_record(config: TrainConfig, data: RunData, fold: Fold, steps: int) 
         fps=tuple(sorted({v.entry.fps for v in trained if not math.isnan(v.entry.fps)})),
         normalize=config.normalize,
         clip_sampling=config.clip_sampling,
-        initialization=init_record(config.init, config.motion_input),
+        initialization=replace(init_record(config.init, config.motion_input), class_layer=config.class_init),
     )
