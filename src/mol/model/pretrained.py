@@ -6,8 +6,8 @@ parameters). A flow stage (`mol pretrain --flow-only`) trains the head with its 
 held at a seeded start; its file then also holds the rest of the head (4.7 M) and, in the
 metadata, the seed that remakes those layers. A network started from a file (``init:
 pretrained``) takes every tensor whose name and shape match, except the final class layer,
-which is made fresh for each dataset's classes; a flow head the file lacks starts as it would
-from scratch.
+which is made for each dataset's classes (fresh, or by the trainer from the file's action-unit
+layer: mol.train.class_start); a flow head the file lacks starts as it would from scratch.
 """
 
 from __future__ import annotations

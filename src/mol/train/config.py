@@ -111,7 +111,7 @@ class TrainConfig:
     f5c_init: str = "independent"  # "shared": block B starts as a copy of block A (then trains apart)
     train_layers: str = "all"  # "heads": the shared features stay as they start (see TRAIN_LAYERS)
     # where MOL's weights start: scratch (the paper), pretrained (the shipped weights of
-    # `mol pretrain`; the class layer and the flow head start fresh), or a weights file's path
+    # `mol pretrain`; the flow head starts fresh, the class layer as class_init says), or a weights file's path
     init: str = "scratch"
     class_init: str = "fresh"  # "action_units": the class layer starts from the action-unit layer (CLASS_INITS)
     motion_input: str = "raw"  # "diff": recognition reads frame differences (a deviation from the paper)
