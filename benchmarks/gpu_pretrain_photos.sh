@@ -9,9 +9,11 @@
 # Usage: benchmarks/gpu_pretrain_photos.sh SECONDS OUT [DEVICE] [WORKERS_EACH]
 # Needs .devcache/faces/ (framed photographs; the GPU machine has no face detector). The
 # fine-tuning needs .devcache/dev.h5 and test.h5 (mol synth + mol prepare of the two parts, about
-# 320 MB: more than the device tool carries) and the CPU reference runs trials/Af1-s{0,1,2} and
-# runs/test-D-heads-s{0,1,2}; where they are missing the script stops after the two stages, and
-# FINETUNE_ONLY=1 with the same OUT runs the rest where they are (on the CPU: about 15 min).
+# 320 MB: more than the device tool carries) and the CPU reference runs trials/Af1-s{0,1,2} (weights A
+# fine-tuned on dev, docs/pretraining.md) and runs/test-v2-fresh-s{0,1,2} (the README's "Where it
+# stands" commands), both with a fresh class layer, so this script fine-tunes with one too; where
+# they are missing the script stops after the two stages, and FINETUNE_ONLY=1 with the same OUT
+# runs the rest where they are (on the CPU: about 15 min).
 set -uo pipefail
 budget=${1:?seconds}; out=${2:?out}; device=${3:-cuda}; workers=${4:-6}
 export PYTHONPATH=src PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
@@ -36,7 +38,8 @@ if [ ! -f .devcache/dev.h5 ] || [ ! -f .devcache/test.h5 ]; then
   tail -n 3 "$out"/*.log; exit 0
 fi
 # SMOKE=1: 2 fine-tuning steps, to try the script's plumbing on a CPU in minutes (no figures)
-R="--config synthetic-demo --set loss_flow=0 --set loss_landmark=0 --set train_layers=heads --device $device --quiet"
+R="--config synthetic-demo --set loss_flow=0 --set loss_landmark=0 --set train_layers=heads --set class_init=fresh"
+R="$R --device $device --quiet"
 R="$R${SMOKE:+ --set steps=2}"
 for s in 0 1 2; do
   python3 -m mol train --cache .devcache/dev.h5 --out "$out/dev-s$s" $R --init "$out/dev-arm/shippable.safetensors" --seed $s > "$out/dev-s$s.log" 2>&1
@@ -51,7 +54,7 @@ if python3 -c "import json, sys; r = json.load(open(sys.argv[1]))['recipes'][1];
     python3 -m mol train --cache .devcache/test.h5 --out "$out/test-s$s" $R --init "$out/candidate/shippable.safetensors" --seed $s > "$out/test-s$s.log" 2>&1
   done
   python3 benchmarks/seed_comparison.py --out "$out/test" \
-    "v2=.devcache/runs/test-D-heads-s0,.devcache/runs/test-D-heads-s1,.devcache/runs/test-D-heads-s2" \
+    "v2=.devcache/runs/test-v2-fresh-s0,.devcache/runs/test-v2-fresh-s1,.devcache/runs/test-v2-fresh-s2" \
     "candidate=$out/test-s0,$out/test-s1,$out/test-s2" > "$out/test_cmp.log" 2>&1
 else
   echo "the dev arm did not beat A on Paul's fold: the candidate is not tried on the test part"
