@@ -97,7 +97,7 @@ def test_inputs_that_cannot_be_used(tmp_path, checkpoint, capsys):
     with pytest.raises(FrameError, match="no such file"):
         predict(tmp_path / "absent.mp4", checkpoint, mode="windows")
     short = write_video(tmp_path / "short.avi", face_frames(10))
-    with pytest.raises(ValueError, match="fewer than one window"):
+    with pytest.raises(ValueError, match="fewer than one window of 16; --window 10 classifies it whole"):
         predict(short, checkpoint, window="16", mode="windows")
 
 
@@ -265,7 +265,16 @@ def test_a_video_without_expressions_gets_no_class(long_videos, checkpoint, tmp_
     data = json.loads((out / "predictions.json").read_text())
     assert data["mode"] == "spot" and data["windows"] == []
     assert data["notes"][0].startswith("No micro-expression was found")
+    assert not any("--window" in note for note in data["notes"])  # a long recording: no cut-clip hint
     assert (out / "timeline.png").stat().st_size > 3000 and "No micro-expression" in (out / "report.html").read_text()
+
+
+def test_a_short_clip_without_a_spotted_expression_is_told_how_to_classify_it_whole(checkpoint, tmp_path):
+    clip = write_video(tmp_path / "clip.avi", face_frames(12))
+    out = tmp_path / "out"
+    assert main(["predict", str(clip), "--checkpoint", str(checkpoint), "--fps", "30", "--out", str(out)]) == 0
+    notes = json.loads((out / "predictions.json").read_text())["notes"]
+    assert "run with --mode windows --window 12." in " ".join(notes)
 
 
 def test_planted_micro_expressions_are_found_and_classified(long_videos, checkpoint):

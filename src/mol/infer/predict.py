@@ -25,6 +25,7 @@ import torch
 
 from mol.constants import (
     ALIGNED_SIZE,
+    CLIP_FRAMES,
     CROP,
     EVAL_OFFSET,
     FRAME_PAIRS,
@@ -172,6 +173,11 @@ def locate_spotted(frames, rate: float, trained: TrainedModel, spot_settings, al
     leading = []
     if not micro:
         leading.append(f"No micro-expression was found in this video ({len(spotted)} macro-expressions were).")
+        if CLIP_FRAMES <= len(frames) <= 2 * rate:  # a clip cut around one expression lacks the quiet context
+            leading.append(
+                f"To classify the whole input as one expression (a clip already cut from onset to offset), "
+                f"run with --mode windows --window {len(frames)}."
+            )
     faceless = faceless_note(signals)
     if faceless:
         leading.append(faceless)

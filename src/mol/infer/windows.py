@@ -79,7 +79,8 @@ def plan_windows(num_frames: int, span: int, stride: int, face: np.ndarray) -> l
     if span < CLIP_FRAMES:
         raise ConfigError(f"a window must span at least {CLIP_FRAMES} frames, got {span}")
     if num_frames < span:
-        raise ConfigError(f"the video has {num_frames} frames, fewer than one window of {span}")
+        whole = f"; --window {num_frames} classifies it whole, as one window" if num_frames >= CLIP_FRAMES else ""
+        raise ConfigError(f"the video has {num_frames} frames, fewer than one window of {span}{whole}")
     step = span // CLIP_FRAMES
     windows = []
     for i, start in enumerate(range(0, num_frames - span + 1, max(1, stride))):
