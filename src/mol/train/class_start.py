@@ -16,7 +16,7 @@ import torch
 
 from mol.data.action_units import parse_action_units
 from mol.data.multicache import RunData, VideoRef
-from mol.data.synthetic.stream import HEAD_TARGETS, STREAM_AUS
+from mol.data.synthetic.stream import stream_targets
 from mol.errors import ConfigError
 from mol.model.mol import MOL
 from mol.model.pretrained import CLASS_LAYER, TARGETS_KEY, read_pretrained, resolve_init
@@ -28,8 +28,7 @@ def pretrained_targets(card: dict) -> tuple[str, ...]:
     after a ``head_motion`` stage), the order `mol pretrain` always used."""
     if card.get(TARGETS_KEY):
         return tuple(card[TARGETS_KEY])
-    head_motion = bool(card.get("config", {}).get("head_motion", False))
-    return STREAM_AUS + (HEAD_TARGETS if head_motion else ())
+    return stream_targets(bool(card.get("config", {}).get("head_motion", False)))
 
 
 def class_action_units(data: RunData, videos: list[VideoRef], num_classes: int, targets: tuple[str, ...]) -> np.ndarray:

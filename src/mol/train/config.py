@@ -241,13 +241,14 @@ def load_config(preset: str | None = None, overrides: list[str] | None = None) -
         raise ConfigError(f"unknown config keys {unknown}; known: {sorted(names)}")
     defaults = TrainConfig()
     config = TrainConfig(**{k: _typed(k, v, getattr(defaults, k)) for k, v in values.items()})
+    given = set()
     for item in overrides or []:
         key, sep, text = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or key not in names:
             raise ConfigError(f"override {item!r}: expected KEY=VALUE with KEY one of {sorted(names)}")
         setattr(config, key, _coerce(key, text.strip(), getattr(config, key)))
-    given = {item.partition("=")[0].strip().replace("-", "_") for item in overrides or []}
+        given.add(key)
     if config.init == "scratch" and "class_init" not in given:
         config.class_init = "fresh"  # a preset's action-unit start needs weights: from scratch there are none
     return config.validate()

@@ -57,6 +57,12 @@ HEAD_TARGETS: tuple[str, ...] = ("HEAD_RIGHT", "HEAD_DOWN")
 MORPH_WEIGHT = (0.2, 0.5)
 
 
+def stream_targets(head_motion: bool) -> tuple[str, ...]:
+    """The names of the multi-label target's columns, in order: the action units, then with
+    ``head_motion`` the head's direction."""
+    return STREAM_AUS + (HEAD_TARGETS if head_motion else ())
+
+
 @dataclass(frozen=True)
 class StreamConfig:
     """What the stream draws. ``people``: photographs (names of the built-in ones) that may serve
@@ -88,7 +94,7 @@ class StreamConfig:
     @property
     def targets(self) -> tuple[str, ...]:
         """The names of the multi-label target's columns."""
-        return STREAM_AUS + (HEAD_TARGETS if self.head_motion else ())
+        return stream_targets(self.head_motion)
 
     def __post_init__(self) -> None:
         if self.identities not in IDENTITY_SOURCES:
